@@ -1,0 +1,1 @@
+"""What backhub materializes per (customer, date): inventory, repositories, issues, wikis, and their checks."""

@@ -1,0 +1,1 @@
+"""backhub-pipeline: daily, encrypted, restorable GitHub backups run on Dagster."""

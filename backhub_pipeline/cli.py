@@ -1,0 +1,51 @@
+"""The ``backhub`` command line: one entry point, each subcommand in the module that owns it.
+
+Subcommand modules are imported only when chosen, so ``backhub emulator`` does not pay for Dagster's
+import and ``backhub --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from resources.errors import BackhubError
+
+# name -> (module, one-line help). Each module defines configure(parser) and run(args) -> int.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "emulator": ("backhub_pipeline.emulator.cli", "serve the GitHub emulator until stopped"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="backhub", description="Daily, encrypted, restorable GitHub backups.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (_module, help_text) in COMMANDS.items():
+        sub.add_parser(name, help=help_text, add_help=False)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    if not argv or argv[0] not in COMMANDS:
+        parser.parse_args(argv)  # prints usage and exits for --help, unknown commands, or none
+        return 2
+    name, rest = argv[0], argv[1:]
+    module = importlib.import_module(COMMANDS[name][0])
+    sub_parser = argparse.ArgumentParser(prog=f"backhub {name}", description=COMMANDS[name][1])
+    module.configure(sub_parser)
+    args = sub_parser.parse_args(rest)
+    try:
+        return int(module.run(args) or 0)
+    except BackhubError as exc:
+        print(f"backhub {name}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

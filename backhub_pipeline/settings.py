@@ -1,0 +1,72 @@
+"""The one set of environment variables that configures every entry point.
+
+The code location, the ``backhub`` CLI and the demo all read their configuration here, at run time
+(never at import time). The embedded default needs nothing but the GitHub App settings: the store, the
+keyring, the master key and the git cache default to folders under ``DAGSTER_HOME``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from resources.errors import ConfigurationError
+
+DEFAULT_API_URL = "https://api.github.com"
+DEFAULT_RETENTION_DAYS = 30
+
+
+@dataclass(frozen=True)
+class Settings:
+    github_api_url: str
+    github_app_id: str
+    github_app_private_key_path: str
+    ca_bundle: str | None
+    store_url: str
+    s3_endpoint_url: str | None
+    keyring_url: str
+    master_key_uri: str
+    retention_days: int
+    git_cache_dir: str
+    dagster_home: str
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        home = env.get("DAGSTER_HOME") or str(Path.cwd() / ".dagster_home")
+        home_path = Path(home).resolve()
+        retention = env.get("BACKHUB_RETENTION_DAYS", str(DEFAULT_RETENTION_DAYS))
+        try:
+            retention_days = int(retention)
+        except ValueError:
+            raise ConfigurationError(f"BACKHUB_RETENTION_DAYS must be a whole number of days, got {retention!r}") from None
+        if retention_days < 1:
+            raise ConfigurationError(f"BACKHUB_RETENTION_DAYS must be at least 1, got {retention_days}")
+        return cls(
+            github_api_url=env.get("BACKHUB_GITHUB_API_URL", DEFAULT_API_URL).rstrip("/"),
+            github_app_id=env.get("BACKHUB_GITHUB_APP_ID", ""),
+            github_app_private_key_path=env.get("BACKHUB_GITHUB_APP_PRIVATE_KEY_PATH", ""),
+            ca_bundle=env.get("BACKHUB_CA_BUNDLE") or None,
+            store_url=env.get("BACKHUB_STORE_URL") or (home_path / "store").as_uri(),
+            s3_endpoint_url=env.get("BACKHUB_S3_ENDPOINT_URL") or None,
+            keyring_url=env.get("BACKHUB_KEYRING_URL") or (home_path / "keyring").as_uri(),
+            master_key_uri=env.get("BACKHUB_MASTER_KEY_URI") or (home_path / "master-keyset.json").as_uri(),
+            retention_days=retention_days,
+            git_cache_dir=env.get("BACKHUB_GIT_CACHE_DIR") or str(home_path / "git-cache"),
+            dagster_home=str(home_path),
+        )
+
+    def require_github(self) -> None:
+        """Fail early, naming the variables, when the GitHub App is not configured."""
+        missing = [
+            name
+            for name, value in (
+                ("BACKHUB_GITHUB_APP_ID", self.github_app_id),
+                ("BACKHUB_GITHUB_APP_PRIVATE_KEY_PATH", self.github_app_private_key_path),
+            )
+            if not value
+        ]
+        if missing:
+            raise ConfigurationError(f"GitHub App not configured: set {', '.join(missing)}")

@@ -1,0 +1,67 @@
+"""Every error backhub raises, sorted at the boundary into permanent and retryable.
+
+    BackhubError
+    ├── PermanentError              retrying cannot help; a person must act
+    │   ├── ConfigurationError      a setting is missing or malformed
+    │   ├── InvalidNameError        an owner, repository, ref or customer name that is unsafe to use
+    │   ├── SnapshotNotFoundError   no committed manifest for (customer, date, asset)
+    │   ├── IntegrityError          stored data is corrupt, tampered with, or not what was recorded
+    │   ├── KeyringError            a keyset is missing, shredded, or the master key is wrong
+    │   └── GitHubError             GitHub refused the request (not found, forbidden, bad credentials)
+    └── RetryableError              a fault that may pass: the same call can be tried again
+        ├── StorageUnavailableError the object store did not answer or answered 5xx
+        └── GitHubUnavailableError  GitHub did not answer, answered 5xx, or rate-limited us
+
+Messages name the operation and the object (``load blob 3fa2...: ...``) and never contain key
+material or tokens. Third-party exceptions are translated with ``raise ... from exc``.
+"""
+
+from __future__ import annotations
+
+
+class BackhubError(Exception):
+    """Base of every error backhub raises on purpose."""
+
+
+class PermanentError(BackhubError):
+    """Retrying the same call cannot succeed."""
+
+
+class RetryableError(BackhubError):
+    """The same call may succeed if tried again later."""
+
+
+class ConfigurationError(PermanentError):
+    """A setting is missing or malformed."""
+
+
+class InvalidNameError(PermanentError, ValueError):
+    """A name that would be unsafe on a command line or in an object key."""
+
+
+class SnapshotNotFoundError(PermanentError):
+    """No committed snapshot exists where one was asked for."""
+
+
+class IntegrityError(PermanentError):
+    """Stored data does not match what was recorded: corrupt, truncated or tampered with."""
+
+
+class KeyringError(PermanentError):
+    """A customer keyset is missing or shredded, or the master key cannot unwrap it."""
+
+
+class GitHubError(PermanentError):
+    """GitHub refused a request in a way retrying cannot fix."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class StorageUnavailableError(RetryableError):
+    """The object store is unreachable or failing."""
+
+
+class GitHubUnavailableError(RetryableError):
+    """GitHub is unreachable, failing, or rate-limiting us."""
