@@ -8,6 +8,8 @@ import pytest
 
 from tests.servers import MotoServer, start_moto_server
 
+pytest_plugins = ["tests.fixtures_emulator"]
+
 
 @pytest.fixture(scope="session")
 def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
