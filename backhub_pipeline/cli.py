@@ -16,6 +16,7 @@ from resources.errors import BackhubError
 # name -> (module, one-line help). Each module defines configure(parser) and run(args) -> int.
 COMMANDS: dict[str, tuple[str, str]] = {
     "emulator": ("backhub_pipeline.emulator.cli", "serve the GitHub emulator until stopped"),
+    "audit": ("backhub_pipeline.audit_cli", "verify and read the tamper-evident audit log"),
 }
 
 
