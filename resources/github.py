@@ -1,0 +1,605 @@
+"""GitHub: the App resource, the App client, and a per-installation REST client.
+
+    GitHubAppResource  Dagster configuration: API URL, App id, private key path, CA bundle, limits
+      └── GitHubApp            authenticates as the App (RS256 JWT) and lists its installations
+            └── InstallationClient   one installation: read-only token, REST reads, git credentials
+
+REST goes through PyGithub: ``github.Auth.AppAuth`` signs the App's JWTs and PyGithub's
+``Requester`` carries every request (raw ``requestJson`` calls, because the backup wants GitHub's JSON
+exactly as served, paging we control, and conditional requests). Waiting and retrying is
+``resources.retry.Pacer``; PyGithub's own retries and request spacing are switched off so every HTTP
+request is ours to count. Installation tokens are minted by us (``POST /app/installations/{id}/
+access_tokens``) rather than by ``Auth.AppInstallationAuth`` so that they are down-scoped to read
+permissions, refreshed five minutes before expiry, counted, and paced like every other request.
+
+Tokens live in memory only: never in a URL, argv, a file, a log line, an exception or a repr.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import threading
+import time
+import urllib.parse
+from collections.abc import Iterator, MutableMapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import requests
+from github import Auth
+from github.Requester import Requester
+
+from resources import names
+from resources.errors import ConfigurationError, GitHubError
+from resources.retry import Pacer, Reply, RetryPolicy, TransientError, server_time
+
+USER_AGENT = "backhub-pipeline"
+API_VERSION = "2022-11-28"
+# What the backup reads. Asked for as "read" whatever the installation was granted, so a token can
+# never write. Optional ones are asked for only when the installation has them (asking for a
+# permission an installation lacks makes GitHub refuse the token).
+REQUIRED_READ_PERMISSIONS = ("contents", "metadata", "issues", "pull_requests")
+OPTIONAL_READ_PERMISSIONS = ("repository_hooks",)
+TOKEN_REFRESH_MARGIN_SECONDS = 300
+_NEXT_LINK = re.compile(r'<([^>]+)>\s*;\s*rel="next"')
+
+
+@dataclass(frozen=True)
+class Installation:
+    """One installation of the App. ``account`` is the login as GitHub spells it."""
+
+    id: int
+    account: str
+    account_type: str
+
+
+class GitHubAppResource(dg.ConfigurableResource):
+    """GitHub App credentials; api_url: https://api.github.com, https://HOST/api/v3, or the emulator.
+
+    ``git_url`` is where git smart HTTP is served (``https://github.com`` for github.com,
+    ``https://HOST`` for GitHub Enterprise); derived from ``api_url`` when not set. ``ca_bundle`` is a
+    PEM file trusted for both REST and git (GitHub Enterprise or the emulator with a private CA).
+    """
+
+    api_url: str = "https://api.github.com"
+    app_id: str
+    private_key_path: str
+    ca_bundle: str | None = None
+    git_url: str | None = None
+    timeout_seconds: float = 30.0
+    max_retries: int = 6
+    backoff_base_seconds: float = 1.0
+    secondary_limit_wait_seconds: float = 60.0
+
+    def get_client(self) -> GitHubApp:
+        try:
+            private_key = Path(self.private_key_path).read_text()
+        except OSError as exc:
+            raise ConfigurationError(
+                f"read GitHub App private key {self.private_key_path}: {exc.strerror}"
+            ) from exc
+        if self.ca_bundle is not None and not Path(self.ca_bundle).is_file():
+            raise ConfigurationError(f"CA bundle {self.ca_bundle} does not exist")
+        return GitHubApp(
+            api_url=self.api_url,
+            app_id=self.app_id,
+            private_key=private_key,
+            ca_bundle=self.ca_bundle,
+            git_url=self.git_url,
+            timeout_seconds=self.timeout_seconds,
+            policy=RetryPolicy(
+                max_retries=self.max_retries,
+                base_delay=self.backoff_base_seconds,
+                secondary_delay=self.secondary_limit_wait_seconds,
+            ),
+        )
+
+
+class _Counter:
+    def __init__(self) -> None:
+        self.value = 0
+        self._lock = threading.Lock()
+
+    def add(self) -> None:
+        with self._lock:
+            self.value += 1
+
+
+class _InstallationTokenAuth(Auth.Auth):
+    """PyGithub auth reading the installation client's current token (masked in PyGithub's logs)."""
+
+    def __init__(self, client: InstallationClient) -> None:
+        self._client = client
+
+    @property
+    def token_type(self) -> str:
+        return "token"
+
+    @property
+    def token(self) -> str:
+        return self._client._current_token()
+
+    @property
+    def _masked_token(self) -> str:
+        return "token (removed)"
+
+
+def _counting_connection(base: type, counter: _Counter) -> type:
+    """PyGithub's connection class, counting every request it sends.
+
+    It also repairs one PyGithub behaviour: on a 301 (a renamed repository) the Requester follows
+    ``Location`` by path only, dropping its query (``state=all``, ``since``, ``page``); GitHub's
+    Location carries them, so the follow-up request is sent with the query GitHub gave.
+    """
+
+    class CountingConnection(base):  # type: ignore[misc,valid-type]
+        _redirect: str | None = None
+
+        def request(self, verb: str, url: str, *args: Any, **kwargs: Any) -> None:
+            redirect, self._redirect = self._redirect, None
+            if redirect is not None and "?" not in url and url == urllib.parse.urlsplit(redirect).path:
+                url = redirect
+            super().request(verb, url, *args, **kwargs)
+
+        def getresponse(self) -> Any:
+            counter.add()
+            response = super().getresponse()
+            location = response.headers.get("location")
+            if response.status == 301 and location:
+                parts = urllib.parse.urlsplit(location)
+                self._redirect = parts.path + (f"?{parts.query}" if parts.query else "")
+            return response
+
+    return CountingConnection
+
+
+class _Api:
+    """One PyGithub Requester with its own auth: sends one HTTP request per call, counted."""
+
+    def __init__(self, app: GitHubApp, auth: Auth.Auth, counter: _Counter) -> None:
+        self._app = app
+        self._requester = Requester(
+            auth=auth,
+            base_url=app.api_url,
+            timeout=app.timeout_seconds,  # type: ignore[arg-type]  # requests takes floats
+            user_agent=USER_AGENT,
+            per_page=100,
+            verify=app.ca_bundle or True,
+            retry=None,  # requests' default: no retries of its own; the Pacer retries
+            pool_size=None,
+            seconds_between_requests=None,
+            seconds_between_writes=None,
+            api_version=API_VERSION,
+        )
+        # Private in PyGithub 2.10 (pinned): the class the Requester builds its connection from.
+        attribute = "_Requester__connectionClass"
+        if not hasattr(self._requester, attribute):
+            raise RuntimeError("PyGithub's Requester changed: cannot count requests")
+        setattr(
+            self._requester, attribute, _counting_connection(getattr(self._requester, attribute), counter)
+        )
+
+    def call(
+        self, verb: str, url: str, params: dict[str, Any] | None, headers: dict[str, str], body: Any
+    ) -> Reply:
+        try:
+            status, response_headers, text = self._requester.requestJson(
+                verb, url, parameters=params, headers=dict(headers), input=body
+            )
+        except requests.exceptions.SSLError as exc:
+            raise GitHubError(
+                f"TLS to {self._app.api_url} failed (is ca_bundle set to the server's CA?): "
+                f"{type(exc).__name__}"
+            ) from exc
+        except (
+            requests.exceptions.ConnectionError,
+            requests.exceptions.Timeout,
+            requests.exceptions.ChunkedEncodingError,
+            requests.exceptions.ContentDecodingError,
+        ) as exc:
+            raise TransientError(_describe(exc)) from exc
+        except RuntimeError as exc:  # PyGithub refusing a redirect to another host or scheme
+            raise GitHubError(str(exc)) from exc
+        return Reply(
+            status=status, headers={k.lower(): str(v) for k, v in response_headers.items()}, body=text
+        )
+
+
+def _describe(exc: BaseException) -> str:
+    """A short reason for a connection failure, without URLs or headers."""
+    chain: list[str] = []
+    current: BaseException | None = exc
+    while current is not None and len(chain) < 4:
+        chain.append(type(current).__name__)
+        current = current.__cause__ or current.__context__
+    for arg in exc.args:
+        text = str(arg)
+        for reason in (
+            "Connection reset",
+            "Connection refused",
+            "Connection aborted",
+            "timed out",
+            "Remote end closed",
+        ):
+            if reason in text:
+                return f"{chain[0]} ({reason})"
+    return chain[0]
+
+
+def _message(reply: Reply) -> str:
+    try:
+        data = json.loads(reply.body)
+    except ValueError:
+        return reply.body[:200]
+    if isinstance(data, dict) and isinstance(data.get("message"), str):
+        return data["message"]
+    return reply.body[:200]
+
+
+def _path_of(url: str) -> str:
+    return urllib.parse.urlsplit(url).path or url
+
+
+def _iso(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class _RestSession:
+    """Requests, status handling and paging shared by the App and installation clients."""
+
+    _app: GitHubApp
+    _pacer: Pacer
+    _counter: _Counter
+
+    @property
+    def requests_made(self) -> int:
+        """Every HTTP request this client sent, including token minting, retries and redirects."""
+        return self._counter.value
+
+    def _send(
+        self,
+        api: _Api,
+        verb: str,
+        url: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> Reply:
+        what = f"{verb} {_path_of(url)}"
+        all_headers = {"Accept": "application/vnd.github+json", **(headers or {})}
+        return self._pacer.send(what, lambda: api.call(verb, url, params, all_headers, body))
+
+    def _get_reply(self, url: str, params: dict[str, Any] | None) -> Reply:
+        raise NotImplementedError
+
+    def _check(self, verb: str, url: str, reply: Reply, allow: frozenset[int] = frozenset()) -> Reply:
+        if reply.status < 300 or reply.status == 304 or reply.status in allow:
+            return reply
+        raise GitHubError(
+            f"{verb} {_path_of(url)}: GitHub answered {reply.status}: {_message(reply)}", status=reply.status
+        )
+
+    def get_json(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        """GET one resource; GitHubError(status=...) when GitHub refuses it."""
+        reply = self._check("GET", path, self._get_reply(path, params))
+        return json.loads(reply.body) if reply.body else None
+
+    def paginate(
+        self, path: str, params: dict[str, Any] | None = None, *, key: str | None = None
+    ) -> Iterator[dict]:
+        """Every item of a list endpoint, 100 per page, following ``Link: rel="next"``.
+
+        ``key`` names the list inside an object answer (``repositories`` for
+        ``/installation/repositories``); found automatically when the object has one list.
+        """
+        url: str | None = path
+        query: dict[str, Any] | None = {**(params or {}), "per_page": 100}
+        while url is not None:
+            reply = self._check("GET", url, self._get_reply(url, query))
+            data = json.loads(reply.body) if reply.body else []
+            yield from _items(data, key, url)
+            url = self._next_link(reply)
+            query = None  # the next link carries the query
+
+    def _next_link(self, reply: Reply) -> str | None:
+        match = _NEXT_LINK.search(reply.headers.get("link", ""))
+        if match is None:
+            return None
+        url = match.group(1)
+        ours, theirs = urllib.parse.urlsplit(self._app.api_url), urllib.parse.urlsplit(url)
+        if (theirs.scheme, theirs.netloc) != (ours.scheme, ours.netloc):
+            raise GitHubError(f"GitHub's next page {_path_of(url)} is on another host; not following it")
+        return url
+
+
+def _items(data: Any, key: str | None, url: str) -> list[dict]:
+    if isinstance(data, list):
+        return data
+    if isinstance(data, dict):
+        if key is not None and isinstance(data.get(key), list):
+            return data[key]
+        lists = [value for value in data.values() if isinstance(value, list)]
+        if key is None and len(lists) == 1:
+            return lists[0]
+    raise GitHubError(f"GET {_path_of(url)}: expected a list from GitHub")
+
+
+class GitHubApp(_RestSession):
+    """The App itself: JWT-authenticated calls, installations, installation clients."""
+
+    def __init__(
+        self,
+        *,
+        api_url: str,
+        app_id: str,
+        private_key: str,
+        ca_bundle: str | None = None,
+        git_url: str | None = None,
+        timeout_seconds: float = 30.0,
+        policy: RetryPolicy | None = None,
+    ) -> None:
+        parts = urllib.parse.urlsplit(api_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigurationError(f"GitHub API URL {api_url!r} is not an http(s) URL")
+        self.api_url = api_url.rstrip("/")
+        self.app_id = str(app_id)
+        self.ca_bundle = ca_bundle
+        self.timeout_seconds = timeout_seconds
+        self.git_base_url = (git_url or _derive_git_url(self.api_url)).rstrip("/")
+        self.policy = policy or RetryPolicy()
+        self._app = self
+        self._pacer = Pacer(self.policy)
+        self._counter = _Counter()
+        try:
+            self._app_auth = Auth.AppAuth(self.app_id, private_key)
+            self._app_auth.create_jwt()
+        except Exception as exc:  # PyJWT / cryptography: a key that cannot sign RS256
+            raise ConfigurationError(f"GitHub App {self.app_id}: the private key cannot sign a JWT") from exc
+        self._api = _Api(self, self._app_auth, self._counter)
+        self._permissions: dict[int, dict[str, str]] = {}
+
+    def __repr__(self) -> str:
+        return f"GitHubApp(app_id={self.app_id!r}, api_url={self.api_url!r})"
+
+    def _get_reply(self, url: str, params: dict[str, Any] | None) -> Reply:
+        return self._send(self._api, "GET", url, params=params)
+
+    def installations(self) -> list[Installation]:
+        """Every installation of the App (``GET /app/installations``)."""
+        return [self._remember(item) for item in self.paginate("/app/installations")]
+
+    def installation(self, installation_id: int) -> InstallationClient:
+        data = self.get_json(f"/app/installations/{int(installation_id)}")
+        return InstallationClient(self, self._remember(data))
+
+    def installation_for(self, account: str) -> InstallationClient:
+        """The installation on ``account`` (a login, matched case-insensitively)."""
+        for installation in self.installations():
+            if installation.account.lower() == account.lower():
+                return InstallationClient(self, installation)
+        raise GitHubError(f"GitHub App {self.app_id} is not installed on {account!r}", status=404)
+
+    def _remember(self, data: dict) -> Installation:
+        account = data.get("account") or {}
+        installation = Installation(
+            id=int(data["id"]),
+            account=str(account.get("login", "")),
+            account_type=str(account.get("type", data.get("target_type", ""))),
+        )
+        self._permissions[installation.id] = dict(data.get("permissions") or {})
+        return installation
+
+
+def _derive_git_url(api_url: str) -> str:
+    parts = urllib.parse.urlsplit(api_url)
+    if parts.hostname == "api.github.com":
+        return "https://github.com"
+    path = parts.path.rstrip("/")
+    if path.endswith("/api/v3"):
+        path = path[: -len("/api/v3")]
+    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
+class InstallationClient(_RestSession):
+    """REST reads and git credentials for one installation, with a read-only token minted on demand."""
+
+    def __init__(
+        self,
+        app: GitHubApp,
+        installation: Installation,
+        *,
+        etag_cache: MutableMapping[str, tuple[str, str]] | None = None,
+    ) -> None:
+        self.installation = installation
+        self._app = app
+        self._pacer = Pacer(app.policy)
+        self._counter = _Counter()
+        self._jwt_api = _Api(app, app._app_auth, self._counter)
+        self._token_api = _Api(app, _InstallationTokenAuth(self), self._counter)
+        self._token_value: str | None = None
+        self._token_expires = 0.0
+        self._token_lock = threading.Lock()
+        self.etag_cache = etag_cache
+
+    def __repr__(self) -> str:
+        return f"InstallationClient(installation={self.installation!r})"
+
+    # -- tokens ------------------------------------------------------------------------------------
+
+    def token(self) -> str:
+        """The installation token, minted on first use and again when less than 5 minutes remain."""
+        with self._token_lock:
+            if self._token_value is None or self._token_expires - time.time() < TOKEN_REFRESH_MARGIN_SECONDS:
+                self._mint()
+            assert self._token_value is not None
+            return self._token_value
+
+    def _current_token(self) -> str:
+        value = self._token_value
+        if value is None:
+            raise GitHubError("no installation token minted yet")
+        return value
+
+    def _requested_permissions(self) -> dict[str, str]:
+        granted = self._app._permissions.get(self.installation.id)
+        wanted = list(REQUIRED_READ_PERMISSIONS)
+        wanted += [name for name in OPTIONAL_READ_PERMISSIONS if granted and name in granted]
+        if granted:
+            wanted = [name for name in wanted if name in granted]
+        return {name: "read" for name in wanted}
+
+    def _mint(self) -> None:
+        url = f"/app/installations/{self.installation.id}/access_tokens"
+        reply = self._send(self._jwt_api, "POST", url, body={"permissions": self._requested_permissions()})
+        if reply.status != 201:
+            raise GitHubError(
+                f"mint a token for installation {self.installation.id} ({self.installation.account}): "
+                f"GitHub answered {reply.status}: {_message(reply)}",
+                status=reply.status,
+            )
+        data = json.loads(reply.body)
+        self._token_value = data["token"]
+        try:
+            expires = datetime.fromisoformat(str(data["expires_at"]).replace("Z", "+00:00")).timestamp()
+        except (KeyError, ValueError):
+            expires = time.time() + 3600
+        # Measure the lifetime on our clock: the server's (or the emulator's simulated) clock may differ.
+        lifetime = expires - (server_time(reply) or time.time())
+        self._token_expires = time.time() + lifetime
+
+    def _expire_token(self, rejected: str) -> None:
+        with self._token_lock:
+            if self._token_value == rejected:
+                self._token_value = None
+
+    # -- requests ----------------------------------------------------------------------------------
+
+    def _get_reply(self, url: str, params: dict[str, Any] | None) -> Reply:
+        headers: dict[str, str] = {}
+        cache_key = None
+        if self.etag_cache is not None:
+            cache_key = Requester.add_parameters_to_url(url, params or {})
+            cached = self.etag_cache.get(cache_key)
+            if cached is not None:
+                headers["If-None-Match"] = cached[0]
+        for attempt in (1, 2):
+            token = self.token()
+            reply = self._send(self._token_api, "GET", url, params=params, headers=headers)
+            if reply.status == 401 and attempt == 1:
+                self._expire_token(token)  # expired or revoked mid-run: mint once more
+                continue
+            break
+        if cache_key is not None and self.etag_cache is not None:
+            if reply.status == 304 and cache_key in self.etag_cache:
+                etag, body = self.etag_cache[cache_key]
+                return Reply(status=200, headers=reply.headers, body=body)
+            if reply.status == 200 and reply.headers.get("etag"):
+                self.etag_cache[cache_key] = (reply.headers["etag"], reply.body)
+        return reply
+
+    def _repo_path(self, full_name: str) -> str:
+        owner, repo = names.full_name(full_name)
+        return f"/repos/{owner}/{repo}"
+
+    def repositories(self) -> list[dict]:
+        """Every repository the installation can read, as GitHub served them."""
+        return list(self.paginate("/installation/repositories", key="repositories"))
+
+    def repository(self, full_name: str) -> dict | None:
+        """The repository (following a rename), or None when it is gone (404/410)."""
+        url = self._repo_path(full_name)
+        reply = self._check("GET", url, self._get_reply(url, None), allow=frozenset({404, 410}))
+        if reply.status in (404, 410):
+            return None
+        return json.loads(reply.body)
+
+    def issues(self, full_name: str, since: datetime | None = None) -> Iterator[dict]:
+        """Issues and pull requests, every state, oldest update first; only updated since ``since``."""
+        params: dict[str, Any] = {"state": "all", "sort": "updated", "direction": "asc"}
+        if since is not None:
+            params["since"] = _iso(since)
+        return self.paginate(f"{self._repo_path(full_name)}/issues", params)
+
+    def issue_comments(self, full_name: str, since: datetime | None = None) -> Iterator[dict]:
+        """Every issue and pull-request conversation comment of the repository."""
+        params: dict[str, Any] = {"sort": "updated", "direction": "asc"}
+        if since is not None:
+            params["since"] = _iso(since)
+        return self.paginate(f"{self._repo_path(full_name)}/issues/comments", params)
+
+    def pulls(self, full_name: str) -> Iterator[dict]:
+        return self.paginate(f"{self._repo_path(full_name)}/pulls", {"state": "all"})
+
+    def reviews(self, full_name: str, number: int) -> list[dict]:
+        return list(self.paginate(f"{self._repo_path(full_name)}/pulls/{int(number)}/reviews"))
+
+    def review_comments(self, full_name: str, since: datetime | None = None) -> Iterator[dict]:
+        """Every review (diff) comment of the repository."""
+        params: dict[str, Any] = {"sort": "updated", "direction": "asc"}
+        if since is not None:
+            params["since"] = _iso(since)
+        return self.paginate(f"{self._repo_path(full_name)}/pulls/comments", params)
+
+    def labels(self, full_name: str) -> list[dict]:
+        return list(self.paginate(f"{self._repo_path(full_name)}/labels"))
+
+    def milestones(self, full_name: str) -> list[dict]:
+        return list(self.paginate(f"{self._repo_path(full_name)}/milestones", {"state": "all"}))
+
+    def releases(self, full_name: str) -> list[dict]:
+        return list(self.paginate(f"{self._repo_path(full_name)}/releases"))
+
+    def topics(self, full_name: str) -> list[str]:
+        data = self.get_json(f"{self._repo_path(full_name)}/topics")
+        return list(data.get("names", [])) if isinstance(data, dict) else []
+
+    def collaborators(self, full_name: str) -> list[dict] | None:
+        """Collaborators, or None when the App may not read them (403)."""
+        return self._optional_list(f"{self._repo_path(full_name)}/collaborators")
+
+    def hooks(self, full_name: str) -> list[dict] | None:
+        """Webhooks, or None when the App may not read them (403)."""
+        return self._optional_list(f"{self._repo_path(full_name)}/hooks")
+
+    def _optional_list(self, path: str) -> list[dict] | None:
+        try:
+            return list(self.paginate(path))
+        except GitHubError as exc:
+            if exc.status == 403:
+                return None
+            raise
+
+    # -- git ---------------------------------------------------------------------------------------
+
+    def git_url(self, full_name: str) -> str:
+        owner, repo = names.full_name(full_name)
+        return f"{self._app.git_base_url}/{owner}/{repo}.git"
+
+    def wiki_url(self, full_name: str) -> str:
+        owner, repo = names.full_name(full_name)
+        return f"{self._app.git_base_url}/{owner}/{repo}.wiki.git"
+
+    def git_environment(self) -> dict[str, str]:
+        """Environment for a git subprocess that authenticates as this installation.
+
+        The token travels as an ``http.<url>.extraHeader`` scoped to the git host, through
+        ``GIT_CONFIG_COUNT``/``GIT_CONFIG_KEY_n``/``GIT_CONFIG_VALUE_n``: never in argv (visible in
+        ``ps``), a URL, or a config file. A fresh (or still fresh) token each call.
+        """
+        credentials = base64.b64encode(f"x-access-token:{self.token()}".encode()).decode("ascii")
+        settings = [(f"http.{self._app.git_base_url}/.extraHeader", f"Authorization: Basic {credentials}")]
+        if self._app.ca_bundle:
+            settings.append(("http.sslCAInfo", str(Path(self._app.ca_bundle).resolve())))
+        env = {"GIT_CONFIG_COUNT": str(len(settings)), "GIT_TERMINAL_PROMPT": "0"}
+        for index, (key, value) in enumerate(settings):
+            env[f"GIT_CONFIG_KEY_{index}"] = key
+            env[f"GIT_CONFIG_VALUE_{index}"] = value
+        return env
