@@ -45,7 +45,7 @@ _TMP_PREFIX = ".tmp-"
 #: Objects up to this size go up in one PUT; larger ones as a multipart upload of parts this size.
 PART_SIZE = 8 * 1024 * 1024
 #: Parts uploaded at once per writer; memory per writer is about PART_SIZE * (MAX_IN_FLIGHT + 1).
-MAX_IN_FLIGHT = 3
+MAX_IN_FLIGHT = 2
 
 
 class ObjectNotFoundError(PermanentError):
@@ -568,8 +568,8 @@ class _S3Writer(ObjectWriter):
         view = memoryview(data)
         self._buffer += view
         self.bytes_written += len(view)
-        while len(self._buffer) >= PART_SIZE * 2:
-            # Keep at least one part in hand so the last part is never empty.
+        while len(self._buffer) > PART_SIZE:
+            # Keep at least one byte in hand so the last part is never empty.
             self._send_part(bytes(self._buffer[:PART_SIZE]))
             del self._buffer[:PART_SIZE]
         return len(view)

@@ -64,7 +64,7 @@ _LIST_THRESHOLD = 64
 def blob_id(value: str) -> str:
     """Validate a blob id before it becomes part of an object key: 64 lower-case hex digits."""
     if not isinstance(value, str) or not _BLOB_ID.fullmatch(value):
-        raise IntegrityError(f"invalid blob id {value!r}: expected 64 lower-case hex digits")
+        raise names.InvalidNameError(f"invalid blob id {value!r}: expected 64 lower-case hex digits")
     return value
 
 
@@ -245,8 +245,8 @@ class SnapshotStore:
         The error can come from any read: tampering is found where it is (a bad segment fails when
         reached), and the final checks (end of stream, keyed hash of the plaintext) run at EOF.
         """
-        keys = self.keyring.customer_keys(customer)
         key = self._blob_key(customer, bid)
+        keys = self.keyring.customer_keys(customer)
         try:
             raw = self.storage.open_reader(key)
         except ObjectNotFoundError:
@@ -388,7 +388,7 @@ class SnapshotStore:
                 parent_date=parent.get("date"),
                 parent_digest=parent.get("digest"),
             )
-        except (ValueError, KeyError, TypeError, AttributeError):
+        except (ValueError, KeyError, TypeError, AttributeError):  # InvalidNameError is a ValueError
             raise IntegrityError(f"{where}: malformed content") from None
         if doc.get("format") != MANIFEST_FORMAT or (manifest.customer, manifest.date, manifest.asset) != (
             customer,

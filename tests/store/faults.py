@@ -1,0 +1,86 @@
+"""Fault-injecting wrappers: a real backend with one method overridden (fail once, flip a bit, truncate)."""
+
+from __future__ import annotations
+
+import io
+from typing import Any, BinaryIO
+
+from resources.errors import StorageUnavailableError
+from resources.object_storage import ObjectStorage, ObjectWriter
+
+
+class Wrapped(ObjectStorage):
+    """Delegates every call to the real backend; subclasses override one method."""
+
+    def __init__(self, inner: ObjectStorage) -> None:
+        self.inner = inner
+        self.url = inner.url
+
+    def open_writer(self, key: str, *, if_absent: bool = False) -> ObjectWriter:
+        return self.inner.open_writer(key, if_absent=if_absent)
+
+    def open_reader(self, key: str) -> BinaryIO:
+        return self.inner.open_reader(key)
+
+    def stat(self, key: str) -> Any:
+        return self.inner.stat(key)
+
+    def list(self, prefix: str) -> Any:
+        return self.inner.list(prefix)
+
+    def list_children(self, prefix: str) -> list[str]:
+        return self.inner.list_children(prefix)
+
+    def delete(self, key: str) -> None:
+        self.inner.delete(key)
+
+    def touch(self, key: str) -> None:
+        self.inner.touch(key)
+
+    def delete_incomplete(self, prefix: str, older_than: Any = None) -> int:
+        return self.inner.delete_incomplete(prefix, older_than)
+
+
+class FailWriteOnce(Wrapped):
+    """The first commit of a write fails as a 5xx would; later writes go through."""
+
+    failed = False
+
+    def open_writer(self, key: str, *, if_absent: bool = False) -> ObjectWriter:
+        writer = self.inner.open_writer(key, if_absent=if_absent)
+        if self.failed:
+            return writer
+        self.failed = True
+        original = writer.commit
+
+        def commit() -> bool:
+            writer.abort()
+            raise StorageUnavailableError(f"write {key}: injected 503")
+
+        writer.commit = commit  # type: ignore[method-assign]
+        del original
+        return writer
+
+
+class FlipBitOnRead(Wrapped):
+    """Reads return the stored bytes with one bit flipped at ``offset`` (negative: from the end)."""
+
+    def __init__(self, inner: ObjectStorage, offset: int) -> None:
+        super().__init__(inner)
+        self.offset = offset
+
+    def open_reader(self, key: str) -> BinaryIO:
+        data = bytearray(self.inner.get(key))
+        data[self.offset] ^= 0x01
+        return io.BytesIO(bytes(data))
+
+
+class TruncateOnRead(Wrapped):
+    """Reads stop ``cut`` bytes before the end, as a dropped connection would."""
+
+    def __init__(self, inner: ObjectStorage, cut: int) -> None:
+        super().__init__(inner)
+        self.cut = cut
+
+    def open_reader(self, key: str) -> BinaryIO:
+        return io.BytesIO(self.inner.get(key)[: -self.cut])
