@@ -54,7 +54,16 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 _SCHEMA_URN = "urn:github-openapi:schemas:"
 _HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
-_ANNOTATIONS = {"example", "examples", "readOnly", "writeOnly", "discriminator", "xml", "externalDocs", "deprecated"}
+_ANNOTATIONS = {
+    "example",
+    "examples",
+    "readOnly",
+    "writeOnly",
+    "discriminator",
+    "xml",
+    "externalDocs",
+    "deprecated",
+}
 _MAX_REPORTED_ERRORS = 200
 _MAX_MESSAGE = 400
 
@@ -211,7 +220,9 @@ class Spec:
             self._resources[name] = referencing.jsonschema.DRAFT202012.create_resource(to_json_schema(raw))
         return self._resources[name]
 
-    def validator(self, schema: Mapping[str, Any], cache_key: str | None = None) -> jsonschema.protocols.Validator:
+    def validator(
+        self, schema: Mapping[str, Any], cache_key: str | None = None
+    ) -> jsonschema.protocols.Validator:
         """A JSON Schema 2020-12 validator for an OpenAPI schema object of this description."""
         key = (cache_key or json.dumps(schema, sort_keys=True), "")
         if key not in self._validators:
@@ -227,7 +238,9 @@ class Spec:
             raise ConformanceError(f"no component schema {name!r} in GitHub's OpenAPI description")
         return self.validator({"$ref": f"#/components/schemas/{name}"}, cache_key=f"component:{name}")
 
-    def examples(self, operation: Operation, status: int | str, media_type: str = "application/json") -> dict[str, Any]:
+    def examples(
+        self, operation: Operation, status: int | str, media_type: str = "application/json"
+    ) -> dict[str, Any]:
         """The description's own example bodies for a response, by example name."""
         declared = self.resolve(operation.responses[str(status)])
         media = declared.get("content", {}).get(media_type, {})
@@ -278,7 +291,16 @@ def load_spec() -> Spec:
 
 _SUBSCHEMA_MAPS = ("properties", "patternProperties", "dependentSchemas")
 _SUBSCHEMA_LISTS = ("allOf", "anyOf", "oneOf", "prefixItems")
-_SUBSCHEMA_SINGLE = ("items", "additionalProperties", "not", "contains", "propertyNames", "if", "then", "else")
+_SUBSCHEMA_SINGLE = (
+    "items",
+    "additionalProperties",
+    "not",
+    "contains",
+    "propertyNames",
+    "if",
+    "then",
+    "else",
+)
 
 
 def to_json_schema(node: Any) -> Any:
@@ -327,9 +349,7 @@ def _translate_ref(ref: str) -> str:
 
 # --- formats ----------------------------------------------------------------------------------------
 
-_DATE_TIME = re.compile(
-    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
-)
+_DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 
 
 def _format_checker() -> jsonschema.FormatChecker:
@@ -459,7 +479,9 @@ def validate_requests_response(response: Any, *, spec: Spec | None = None) -> Op
 def schema_errors(validator: jsonschema.protocols.Validator, instance: Any) -> list[str]:
     """Every schema error as ``<json path>: <message>``, unions explained by their closest branch."""
     lines: list[str] = []
-    errors = sorted(validator.iter_errors(instance), key=lambda e: (list(map(str, e.absolute_path)), e.message))
+    errors = sorted(
+        validator.iter_errors(instance), key=lambda e: (list(map(str, e.absolute_path)), e.message)
+    )
     for error in errors:
         lines.append(f"{error.json_path}: {_message(error)}")
         lines += [f"    {line}" for line in _closest_branch(error)]
@@ -561,7 +583,9 @@ def parse_link_header(value: str) -> dict[str, str]:
     for part in value.split(", "):
         match = _LINK_PART.fullmatch(part)
         if not match:
-            raise ConformanceError(f"Link header part {part!r} is not GitHub's `<url>; rel=\"...\"` form: {value!r}")
+            raise ConformanceError(
+                f'Link header part {part!r} is not GitHub\'s `<url>; rel="..."` form: {value!r}'
+            )
         rel, url = match["rel"], match["url"]
         if rel not in LINK_RELS:
             raise ConformanceError(f"Link header has unknown rel {rel!r}: {value!r}")

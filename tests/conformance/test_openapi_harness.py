@@ -90,7 +90,9 @@ def _target(body: Any, is_array: bool) -> tuple[dict[str, Any], str]:
 
 
 @pytest.mark.parametrize(("method", "path", "status"), EXAMPLE_CASES, ids=lambda v: str(v))
-def test_a_dropped_required_key_is_reported_with_operation_and_path(method: str, path: str, status: int) -> None:
+def test_a_dropped_required_key_is_reported_with_operation_and_path(
+    method: str, path: str, status: int
+) -> None:
     body = copy.deepcopy(next(iter(_examples(method, path, status).values())))
     schema, is_array = _item_schema(method, path, status)
     target, where = _target(body, is_array)
@@ -187,7 +189,11 @@ def test_a_union_failure_names_the_closest_branch() -> None:
         ("GET", "/repos/o/r/pulls/comments", "pulls/list-review-comments-for-repo"),
         ("GET", "/repos/o/dots.in.name", "repos/get"),
         ("GET", "/repos/o/-dash/", "repos/get"),
-        ("GET", "https://ghe.example:8443/api/v3/repos/o/r/labels?per_page=1&page=2", "issues/list-labels-for-repo"),
+        (
+            "GET",
+            "https://ghe.example:8443/api/v3/repos/o/r/labels?per_page=1&page=2",
+            "issues/list-labels-for-repo",
+        ),
         ("GET", "/repositories/123", "repos/get"),
         ("GET", "/repositories/123/issues/comments?page=3", "issues/list-comments-for-repo"),
         ("GET", "/repositories", "repos/list-public"),
@@ -209,7 +215,9 @@ def test_an_unknown_path_or_method_is_an_error() -> None:
 
 def test_an_undeclared_status_is_an_error() -> None:
     with pytest.raises(ConformanceError, match=r"(?s)repos/list-webhooks .*status 403 is not declared"):
-        validate_response("GET", "/repos/o/r/hooks", 403, {"message": "Must have admin rights to Repository."})
+        validate_response(
+            "GET", "/repos/o/r/hooks", 403, {"message": "Must have admin rights to Repository."}
+        )
 
 
 def test_a_status_without_content_must_have_no_body() -> None:
@@ -258,7 +266,7 @@ def test_githubs_documented_link_header_parses() -> None:
 @pytest.mark.parametrize(
     "value",
     [
-        '<https://h/x?page=2>; rel=next',  # unquoted rel
+        "<https://h/x?page=2>; rel=next",  # unquoted rel
         '<https://h/x?page=2>;rel="next"',  # no space
         '<https://h/x?page=2>; rel="next",<https://h/x?page=5>; rel="last"',  # bad separator
         '</x?page=2>; rel="next"',  # relative URL
