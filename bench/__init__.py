@@ -1,0 +1,1 @@
+"""Benchmarks: `python -m bench.<name>`; numbers land in bench/README.md."""
