@@ -86,7 +86,7 @@ _SECRET_WORDS = frozenset(
 # ids, PEM blocks, bearer headers, URLs with a password.
 _SECRET_VALUE = re.compile(
     r"(gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|xox[abposr]-[A-Za-z0-9-]{10,}"
-    r"|AKIA[0-9A-Z]{16}|-----BEGIN [A-Z ]*PRIVATE KEY-----|\b[Bb]earer\s+\S{8,}|://[^/\s:@]+:[^/\s@]+@)"
+    r"|AKIA[0-9A-Z]{16}|-----BEGIN [A-Z ]*PRIVATE KEY-----|\b[Bb]earer\s+\S{8,}|(?<=://)[^/\s:@]+:[^/\s@]+(?=@))"
 )
 
 
@@ -195,6 +195,11 @@ def redact(value: Any, *, _path: str = "details") -> tuple[Any, list[str]]:
     if value is None or isinstance(value, bool | int | float | str):
         return value, redacted
     raise TypeError(f"audit details must be JSON values, got {type(value).__name__} at {_path}")
+
+
+def scrub_text(text: str) -> str:
+    """``text`` with every credential-looking substring replaced by ``<redacted>``."""
+    return _SECRET_VALUE.sub(REDACTED, text)
 
 
 def _refuse_secret_text(name: str, value: str | None) -> None:
