@@ -1,0 +1,282 @@
+"""Simulated days of activity, so incremental backups have something new to find.
+
+Each day, drawn from ``random.Random(seed, day number)``: commits on default branches, a new branch, a
+force-push (the old tip becomes unreachable), new and edited issues and comments, a new pull request
+(``refs/pull/N/head`` and ``merge``), pull requests closed or merged with reviews and review comments,
+and a new wiki page. Once per advance: the repository marked ``rename`` is renamed (the old name
+answers 301), a repository is deleted (``doomed`` first, then each previous advance's ``experiment``),
+a new ``experiment`` repository appears, and a never-created wiki marked ``wiki_later`` gets its first
+page. Issue timestamps fall inside the simulated days; commit dates come from a fixed epoch plus the day
+number, so object ids depend only on the seed and the number of days advanced.
+"""
+
+from __future__ import annotations
+
+import random
+import subprocess
+from datetime import datetime, timedelta
+from typing import Any
+
+from . import gitgen
+from .api import next_number
+from .gitgen import Stream
+from .seed import CONTRIBUTORS, Text, _author, build_wiki, git_moment, new_repo_record
+from .state import Store, iso
+
+
+def advance(store: Store, days: int) -> dict[str, Any]:
+    summary: dict[str, Any] = {
+        "days": days,
+        "commits": 0,
+        "branches": [],
+        "force_pushed": [],
+        "issues_created": 0,
+        "issues_edited": 0,
+        "comments_created": 0,
+        "comments_edited": 0,
+        "pulls_opened": 0,
+        "pulls_closed": 0,
+        "reviews": 0,
+        "review_comments": 0,
+        "renamed": [],
+        "deleted": [],
+        "created": [],
+        "wiki_pages": 0,
+        "wikis_created": [],
+    }
+    if days <= 0:
+        return summary
+    with store.lock:
+        start = store.now()
+        seed = store.db["seed"]
+        for d in range(days):
+            day_number = store.db["days_advanced"] + d + 1
+            rng = random.Random(f"activity:{seed}:{day_number}")
+            day = Day(store, rng, day_number, start + timedelta(days=d), summary)
+            if d == 0:
+                day.once_per_advance()
+            day.run()
+        store.db["days_advanced"] += days
+        store.db["clock_offset"] = store.db.get("clock_offset", 0) + days * 86400
+        store.save()
+    return summary
+
+
+class Day:
+    def __init__(self, store: Store, rng: random.Random, number: int, start: datetime, summary: dict[str, Any]) -> None:
+        self.store, self.rng, self.number, self.start, self.summary = store, rng, number, start, summary
+        self.text = Text(rng)
+        self.tick = 0
+        self.people = [c[0] for c in CONTRIBUTORS]
+
+    def moment(self) -> str:
+        """Strictly increasing timestamps inside this simulated day."""
+        self.tick += 1
+        return iso(self.start + timedelta(seconds=min(86399, 600 + self.tick * 97 + self.rng.randint(0, 60))))
+
+    def git_when(self) -> datetime:
+        self.tick += 1
+        return git_moment(0, self.number, self.tick)
+
+    def active_repos(self) -> list[dict[str, Any]]:
+        return sorted(
+            (
+                r
+                for r in self.store.db["repos"].values()
+                if not r.get("archived") and not r.get("fork") and r.get("role") != "doomed"
+                and self.store.git_dir(r).is_dir()
+                and r["owner"] != "imported"
+            ),
+            key=lambda r: r["id"],
+        )
+
+    # ---- once per advance --------------------------------------------------------------------------
+    def once_per_advance(self) -> None:
+        repos = sorted(self.store.db["repos"].values(), key=lambda r: r["id"])
+        doomed = [r for r in repos if r.get("role") in ("doomed", "experiment")]
+        if doomed:
+            victim = doomed[0]
+            self.summary["deleted"].append(self.store.full_name(victim))
+            self.store.delete_repo(victim)
+        for r in repos:
+            if r.get("role") == "rename" and self.store.repo_by_id(r["id"]) is r:
+                old = self.store.full_name(r)
+                base = r["name"].split("--")[0]
+                self.store.rename_repo(r, f"{base}--renamed-{self.number}")
+                r["updated_at"] = self.moment()
+                self.summary["renamed"].append({"from": old, "to": self.store.full_name(r)})
+                break
+        for r in repos:
+            if r.get("role") == "wiki_later" and self.store.wiki_state(r) == "never_created":
+                build_wiki(self.store, r, self.rng, pages=1)
+                r["role"] = ""
+                self.summary["wikis_created"].append(self.store.full_name(r))
+                break
+        owner = self.store.db["installations"][0]["account"]
+        repo = new_repo_record(self.store, owner, f"experiment-{self.number}", created_at=self.moment(), private=True)
+        repo["role"] = "experiment"
+        self.store.add_repo(repo)
+        gitgen.init_bare(self.store.git_dir(repo))
+        s = Stream()
+        s.commit("refs/heads/main", f"Experiment {self.number} ✨", self.git_when(), _author(self.people[0], self.store), {"README.md": "experiment\n"})
+        gitgen.run_fast_import(self.store.git_dir(repo), s)
+        repo["pushed_at"] = repo["created_at"]
+        self.summary["created"].append(self.store.full_name(repo))
+
+    # ---- every day ---------------------------------------------------------------------------------
+    def run(self) -> None:
+        repos = self.active_repos()
+        if not repos:
+            return
+        busy = self.rng.sample(repos, min(len(repos), 3))
+        for i, repo in enumerate(busy):
+            self.git_day(repo, branch=i == 0, force=i == 1 or len(busy) == 1)
+            self.issues_day(repo)
+            self.pulls_day(repo)
+        wikis = [r for r in repos if self.store.wiki_state(r) == "populated"]
+        if wikis:
+            self.wiki_page(self.rng.choice(wikis))
+
+    def git_day(self, repo: dict[str, Any], branch: bool, force: bool) -> None:
+        git_dir = self.store.git_dir(repo)
+        refs = Store.read_refs(git_dir)
+        main = f"refs/heads/{repo.get('default_branch', 'main')}"
+        tip = refs.get(main)
+        if tip is None:
+            return
+        s = Stream()
+        who = _author(self.rng.choice(self.people), self.store)
+        for k in range(self.rng.randint(1, 3)):
+            tip = s.commit(main, f"Day {self.number}: {self.text.title()}", self.git_when(), who,
+                           {f"src/day_{self.number}_{k}.py": f"DAY = {self.number}  # ünï\n"}, parent=tip)
+            self.summary["commits"] += 1
+        if branch:
+            name = f"topic/day-{self.number}"
+            s.commit(f"refs/heads/{name}", f"Start {name}", self.git_when(), who, {"topic.md": "🌱\n"}, parent=tip)
+            self.summary["branches"].append(f"{self.store.full_name(repo)}:{name}")
+        forced = False
+        develop = refs.get("refs/heads/develop")
+        if force and develop:
+            parent = subprocess.run(["git", f"--git-dir={git_dir}", "rev-parse", "--verify", "--quiet", f"{develop}^"],
+                                    capture_output=True, text=True).stdout.strip()
+            if parent:
+                s.commit("refs/heads/develop", f"Rewrite develop (day {self.number})", self.git_when(), who,
+                         {"REWRITTEN.md": f"force-pushed on day {self.number}\n"}, parent=parent)
+                forced = True
+        gitgen.run_fast_import(git_dir, s, force=True)
+        if forced:
+            self.summary["force_pushed"].append({"repo": self.store.full_name(repo), "ref": "refs/heads/develop", "lost": develop})
+        repo["pushed_at"] = self.moment()
+        repo["updated_at"] = repo["pushed_at"]
+
+    def issues_day(self, repo: dict[str, Any]) -> None:
+        if not repo.get("has_issues", True):
+            return
+        for _ in range(self.rng.randint(1, 3)):
+            now = self.moment()
+            repo["issues"].append(
+                {
+                    "id": self.store.next_id("issue"), "number": next_number(repo), "title": self.text.title(),
+                    "body": self.text.body(), "user": self.rng.choice(self.people + ["ghost"]), "state": "open",
+                    "state_reason": None, "locked": False, "lock_reason": None, "labels": ["bug"] if self.rng.random() < 0.5 else [],
+                    "milestone": None, "assignees": [], "created_at": now, "updated_at": now, "closed_at": None,
+                    "closed_by": None, "author_association": "CONTRIBUTOR", "comments": [],
+                }
+            )
+            self.summary["issues_created"] += 1
+        issues = repo["issues"]
+        edited = self.rng.choice(issues)
+        edited["body"] = (edited.get("body") or "") + f"\n\nEdited on day {self.number} ✎"
+        edited["updated_at"] = self.moment()
+        self.summary["issues_edited"] += 1
+        for _ in range(self.rng.randint(2, 5)):
+            target = self.rng.choice(issues)
+            if target.get("locked"):
+                continue
+            now = self.moment()
+            target.setdefault("comments", []).append(
+                {"id": self.store.next_id("comment"), "user": self.rng.choice(self.people), "body": self.text.body(),
+                 "created_at": now, "updated_at": now, "author_association": "CONTRIBUTOR"}
+            )
+            target["updated_at"] = now
+            self.summary["comments_created"] += 1
+        with_comments = [i for i in issues if i.get("comments")]
+        if with_comments:
+            target = self.rng.choice(with_comments)
+            comment = self.rng.choice(target["comments"])
+            comment["body"] += f"\n\n(edited on day {self.number})"
+            comment["updated_at"] = self.moment()
+            target["updated_at"] = comment["updated_at"]
+            self.summary["comments_edited"] += 1
+
+    def pulls_day(self, repo: dict[str, Any]) -> None:
+        git_dir = self.store.git_dir(repo)
+        refs = Store.read_refs(git_dir)
+        main = refs.get(f"refs/heads/{repo.get('default_branch', 'main')}")
+        if main is None:
+            return
+        # open a new pull request
+        number = next_number(repo)
+        head_ref = f"feature/day-{self.number}-{number}"
+        s = Stream()
+        who = _author(self.rng.choice(self.people), self.store)
+        head = s.commit(f"refs/heads/{head_ref}", f"Feature for day {self.number}", self.git_when(), who,
+                        {f"features/{number}.md": "new ✨\n"}, parent=main)
+        s.reset(f"refs/pull/{number}/head", head)
+        merge = s.commit(f"refs/pull/{number}/merge", f"Merge {head_ref} into main", self.git_when(), who, {}, parent=main, merge=head)
+        table = gitgen.run_fast_import(git_dir, s, force=True)
+        now = self.moment()
+        repo["issues"].append(
+            {
+                "id": self.store.next_id("issue"), "number": number, "title": f"Add feature {number} — {self.text.title()}",
+                "body": self.text.body(), "user": self.rng.choice(self.people), "state": "open", "state_reason": None,
+                "locked": False, "lock_reason": None, "labels": ["enhancement"], "milestone": None, "assignees": [],
+                "created_at": now, "updated_at": now, "closed_at": None, "closed_by": None,
+                "author_association": "CONTRIBUTOR", "comments": [],
+                "pull": {"id": self.store.next_id("issue"), "head_ref": head_ref, "base_ref": "main", "head_sha": table[head],
+                         "base_sha": main, "merged_at": None, "merged_by": None, "merge_commit_sha": table[merge],
+                         "draft": False, "reviews": [], "review_comments": []},
+            }
+        )
+        self.summary["pulls_opened"] += 1
+        # close (and mostly merge) the oldest other open pull request, with reviews
+        open_pulls = [i for i in repo["issues"] if i.get("pull") and i["state"] == "open" and i["number"] != number]
+        if not open_pulls:
+            return
+        issue = open_pulls[0]
+        p = issue["pull"]
+        for _ in range(self.rng.randint(1, 2)):
+            review = {"id": self.store.next_id("review"), "user": self.rng.choice(self.people), "body": self.text.words(2, 10),
+                      "state": self.rng.choice(["APPROVED", "COMMENTED"]), "submitted_at": self.moment(), "commit_id": p["head_sha"]}
+            p["reviews"].append(review)
+            self.summary["reviews"] += 1
+            now = self.moment()
+            p["review_comments"].append(
+                {"id": self.store.next_id("review_comment"), "review_id": review["id"], "user": review["user"],
+                 "body": self.text.words(3, 12), "path": "src/main.py", "line": 1,
+                 "diff_hunk": "@@ -1 +1 @@\n-print('hello')\n+print('ünï')", "commit_id": p["head_sha"],
+                 "created_at": now, "updated_at": now, "in_reply_to_id": None}
+            )
+            self.summary["review_comments"] += 1
+        now = self.moment()
+        merged = self.rng.random() < 0.7
+        issue.update(state="closed", closed_at=now, updated_at=now, closed_by=self.rng.choice(self.people),
+                     state_reason=None if merged else "not_planned")
+        if merged:
+            p.update(merged_at=now, merged_by=issue["closed_by"], merge_commit_sha=p["head_sha"])
+        refs_now = Store.read_refs(git_dir)
+        updates = "".join(
+            f"delete {ref}\n" for ref in (f"refs/pull/{issue['number']}/merge", f"refs/heads/{p['head_ref']}") if ref in refs_now
+        )
+        if updates:
+            subprocess.run(["git", f"--git-dir={git_dir}", "update-ref", "--stdin"], input=updates.encode(), check=True)
+        self.summary["pulls_closed"] += 1
+
+    def wiki_page(self, repo: dict[str, Any]) -> None:
+        wiki = self.store.wiki_dir(repo)
+        tip = Store.read_refs(wiki).get("refs/heads/master")
+        s = Stream()
+        s.commit("refs/heads/master", f"Add page for day {self.number}", self.git_when(), _author(self.people[1], self.store),
+                 {f"Day-{self.number}-Ünïcødé.md": f"# Day {self.number}\n\n{self.text.body()}"}, parent=tip)
+        gitgen.run_fast_import(wiki, s, force=True)
+        self.summary["wiki_pages"] += 1

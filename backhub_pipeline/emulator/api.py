@@ -1,0 +1,977 @@
+"""GitHub's REST endpoints: routing, scoping to the caller's installation, pagination, reads and writes.
+
+Repository routes answer both at ``/repos/{owner}/{repo}/...`` and ``/repositories/{id}/...``; list
+responses link later pages through the ``/repositories/{id}`` form, as GitHub does. A renamed
+repository answers 301 to its ``/repositories/{id}`` URL; a repository outside the token's
+installation (or its ``repositories`` selection) is 404, exactly like one that does not exist.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import subprocess
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlencode
+
+from . import shapes
+from .auth import narrow_permissions
+from .state import iso
+
+if TYPE_CHECKING:
+    from .server import Emulator, Request, Response
+
+NOT_FOUND_DOCS = "https://docs.github.com/rest"
+NOT_ACCESSIBLE = "Resource not accessible by integration"
+NAME_OK = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
+
+
+def _resp() -> type[Response]:
+    from .server import Response
+
+    return Response
+
+
+def not_found() -> Response:
+    return _resp().error(404, "Not Found")
+
+
+def forbidden(message: str = NOT_ACCESSIBLE) -> Response:
+    return _resp().error(403, message)
+
+
+def unprocessable(message: str, errors: list[dict[str, Any]] | None = None) -> Response:
+    extra = {"errors": errors} if errors is not None else {}
+    return _resp().error(422, message, **extra)
+
+
+def ok(payload: Any, status: int = 200, headers: list[tuple[str, str]] | None = None) -> Response:
+    return _resp().json(status, payload, headers)
+
+
+# ---- pagination ------------------------------------------------------------------------------------
+def _int_arg(req: Request, name: str, default: int) -> int:
+    try:
+        return int(req.arg(name) or default)
+    except ValueError:
+        return default
+
+
+def paginate(
+    req: Request,
+    items: list[Any],
+    serialize: Callable[[Any], Any],
+    link_path: str,
+    wrap: Callable[[list[Any]], Any] | None = None,
+) -> Response:
+    """One page of ``items`` with GitHub's Link header (prev, next, last, first; none on a single page)."""
+    per_page = max(1, min(100, _int_arg(req, "per_page", 30)))
+    page = max(1, _int_arg(req, "page", 1))
+    last = max(1, math.ceil(len(items) / per_page))
+    chunk = items[(page - 1) * per_page : page * per_page]
+    body = [serialize(x) for x in chunk]
+
+    def link(number: int, rel: str) -> str:
+        params = [(k, v) for k, v in req.query if k != "page"] + [("page", str(number))]
+        return f'<{req.urls.api}{link_path}?{urlencode(params, quote_via=quote, safe=",:*")}>; rel="{rel}"'
+
+    links = []
+    if page > 1:
+        links.append(link(min(page - 1, last), "prev"))
+    if page < last:
+        links.append(link(page + 1, "next"))
+        links.append(link(last, "last"))
+    if page > 1:
+        links.append(link(1, "first"))
+    headers = [("Link", ", ".join(links))] if links else []
+    return ok(wrap(body) if wrap else body, headers=headers)
+
+
+def _since(req: Request) -> str | None:
+    since = req.arg("since")
+    if not since:
+        return None
+    from .state import parse_iso
+
+    try:
+        return iso(parse_iso(since))
+    except ValueError:
+        return None
+
+
+# ---- the route table -------------------------------------------------------------------------------
+def route(em: Emulator, req: Request) -> Response:
+    with em.store.lock:
+        for method, pattern, handler in TOP_ROUTES:
+            if method != req.method and not (method == "GET" and req.method == "HEAD"):
+                continue
+            match = pattern.fullmatch(req.path)
+            if match:
+                return handler(em, req, **match.groupdict())
+        match = REPO_PATH.fullmatch(req.path)
+        if match:
+            return repo_route(em, req, match)
+        return not_found()
+
+
+REPO_PATH = re.compile(r"/repos/(?P<owner>[^/]+)/(?P<name>[^/]+)(?P<rest>/.*)?|/repositories/(?P<rid>\d+)(?P<rest2>/.*)?")
+
+
+def resolve_repo(em: Emulator, req: Request, match: re.Match[str]) -> tuple[dict[str, Any] | None, str, Response | None]:
+    store = em.store
+    rest = match["rest"] if match["owner"] else match["rest2"]
+    rest = rest or ""
+    if match["rid"]:
+        repo = store.repo_by_id(match["rid"])
+    else:
+        repo = store.repo_by_name(match["owner"], match["name"])
+        if repo is None:
+            moved = store.renamed_to(match["owner"], match["name"])
+            if moved is not None and visible(req, moved):
+                query = f"?{urlencode(req.query)}" if req.query else ""
+                location = f"{req.urls.api}/repositories/{moved['id']}{rest}{query}"
+                resp = _resp().json(
+                    301,
+                    {"message": "Moved Permanently", "url": location, "documentation_url": NOT_FOUND_DOCS},
+                    [("Location", location)],
+                )
+                return None, rest, resp
+    if repo is None or not visible(req, repo):
+        return None, rest, not_found()
+    return repo, rest, None
+
+
+def visible(req: Request, repo: dict[str, Any]) -> bool:
+    p = req.principal
+    if p.kind == "installation":
+        if repo["owner"].lower() != (p.account or "").lower():
+            return False
+        return p.repository_ids is None or repo["id"] in p.repository_ids
+    if p.kind == "app":
+        return True  # only /installation is routed for Apps; see repo_route
+    return not repo["private"]
+
+
+def repo_route(em: Emulator, req: Request, match: re.Match[str]) -> Response:
+    repo, rest, early = resolve_repo(em, req, match)
+    if early is not None:
+        return early
+    assert repo is not None
+    if req.principal.kind == "app":
+        if rest == "/installation" and req.method == "GET":
+            return installation_for(em, req, repo["owner"])
+        return forbidden()
+    for method, pattern, permission, handler in REPO_ROUTES:
+        if method != req.method and not (method == "GET" and req.method == "HEAD"):
+            continue
+        sub = pattern.fullmatch(rest)
+        if sub is None:
+            continue
+        level = "read" if method == "GET" else "write"
+        if req.principal.kind == "installation" and not req.principal.can(permission, level):
+            return forbidden()
+        if req.principal.kind == "anonymous" and method != "GET":
+            return _resp().error(401, "Requires authentication")
+        return handler(em, req, repo, **sub.groupdict())
+    return not_found()
+
+
+# ---- App endpoints (JWT) ---------------------------------------------------------------------------
+def _require_app(req: Request) -> Response | None:
+    if req.principal.kind == "anonymous":
+        return _resp().error(401, "A JSON web token could not be decoded")
+    if req.principal.kind != "app":
+        return forbidden()
+    return None
+
+
+def get_app(em: Emulator, req: Request) -> Response:
+    if req.principal.kind == "anonymous":
+        return _resp().error(401, "A JSON web token could not be decoded")
+    return ok(shapes.app(em.store.db, em.store, req.urls))
+
+
+def list_installations(em: Emulator, req: Request) -> Response:
+    denied = _require_app(req)
+    if denied:
+        return denied
+    db = em.store.db
+    return paginate(
+        req, db["installations"], lambda i: shapes.installation(i, db, em.store, req.urls), "/app/installations"
+    )
+
+
+def _installation(em: Emulator, iid: str) -> dict[str, Any] | None:
+    return em.installations().get(int(iid))
+
+
+def get_installation(em: Emulator, req: Request, iid: str) -> Response:
+    denied = _require_app(req)
+    if denied:
+        return denied
+    inst = _installation(em, iid)
+    if inst is None:
+        return not_found()
+    return ok(shapes.installation(inst, em.store.db, em.store, req.urls))
+
+
+def installation_for(em: Emulator, req: Request, account: str) -> Response:
+    denied = _require_app(req)
+    if denied:
+        return denied
+    for inst in em.store.db["installations"]:
+        if inst["account"].lower() == account.lower():
+            return ok(shapes.installation(inst, em.store.db, em.store, req.urls))
+    return not_found()
+
+
+def create_token(em: Emulator, req: Request, iid: str) -> Response:
+    denied = _require_app(req)
+    if denied:
+        return denied
+    inst = _installation(em, iid)
+    if inst is None:
+        return not_found()
+    body = req.json() or {}
+    permissions = narrow_permissions(inst["permissions"], body.get("permissions"))
+    if permissions is None:
+        return unprocessable("The permissions requested are not granted to this installation.")
+    owned = em.store.repos_of(inst["account"])
+    selected: list[dict[str, Any]] | None = None
+    if body.get("repositories") or body.get("repository_ids"):
+        by_name = {r["name"].lower(): r for r in owned}
+        by_id = {r["id"]: r for r in owned}
+        selected = []
+        for name in body.get("repositories") or []:
+            if str(name).lower() not in by_name:
+                return unprocessable(
+                    "There is at least one repository that does not exist or is not accessible to the parent installation."
+                )
+            selected.append(by_name[str(name).lower()])
+        for rid in body.get("repository_ids") or []:
+            if rid not in by_id:
+                return unprocessable(
+                    "There is at least one repository that does not exist or is not accessible to the parent installation."
+                )
+            selected.append(by_id[rid])
+    ids = frozenset(r["id"] for r in selected) if selected is not None else None
+    token, expires = em.authority.mint(inst["id"], permissions, ids)
+    from datetime import UTC, datetime
+
+    payload: dict[str, Any] = {
+        "token": token,
+        "expires_at": iso(datetime.fromtimestamp(expires, UTC)),
+        "permissions": permissions,
+        "repository_selection": "selected" if selected is not None else "all",
+    }
+    if selected is not None:
+        payload["repositories"] = [shapes.repo(r, em.store, req.urls) for r in selected]
+    return ok(payload, 201)
+
+
+# ---- accounts and repository lists -----------------------------------------------------------------
+def _repo_permissions(req: Request) -> dict[str, bool] | None:
+    p = req.principal
+    if p.kind != "installation":
+        return None
+    return {
+        "admin": p.can("administration", "write"),
+        "maintain": p.can("administration", "write"),
+        "push": p.can("contents", "write"),
+        "triage": p.can("issues", "write"),
+        "pull": True,
+    }
+
+
+def installation_repos(em: Emulator, req: Request) -> Response:
+    p = req.principal
+    if p.kind != "installation":
+        return forbidden("You must authenticate with an installation access token in order to list repositories for an installation.")
+    repos = [r for r in em.store.repos_of(p.account or "") if visible(req, r)]
+    perms = _repo_permissions(req)
+    return paginate(
+        req,
+        repos,
+        lambda r: shapes.repo(r, em.store, req.urls, permissions=perms),
+        "/installation/repositories",
+        wrap=lambda body: {
+            "total_count": len(repos),
+            "repository_selection": "selected" if p.repository_ids is not None else "all",
+            "repositories": body,
+        },
+    )
+
+
+def _account(em: Emulator, login: str | None = None, uid: str | None = None) -> dict[str, Any] | None:
+    if uid is not None:
+        for u in em.store.db["users"].values():
+            if str(u["id"]) == uid:
+                return u
+        return None
+    return em.store.user(login or "")
+
+
+def _account_repos(em: Emulator, req: Request, account: dict[str, Any], link_path: str) -> Response:
+    repos = [r for r in em.store.repos_of(account["login"]) if visible(req, r)]
+    kind = req.arg("type", "all")
+    if kind in ("public", "private"):
+        repos = [r for r in repos if r["private"] == (kind == "private")]
+    elif kind == "forks":
+        repos = [r for r in repos if r.get("fork")]
+    elif kind == "sources":
+        repos = [r for r in repos if not r.get("fork")]
+    sort = req.arg("sort", "full_name" if account["type"] == "User" else "created")
+    key = {
+        "full_name": lambda r: r["name"].lower(),
+        "created": lambda r: (r["created_at"], r["id"]),
+        "updated": lambda r: (r["updated_at"], r["id"]),
+        "pushed": lambda r: (r.get("pushed_at") or "", r["id"]),
+    }.get(sort or "", lambda r: r["name"].lower())
+    direction = req.arg("direction", "asc" if sort == "full_name" else "desc")
+    repos.sort(key=key, reverse=direction == "desc")
+    perms = _repo_permissions(req)
+    return paginate(req, repos, lambda r: shapes.repo(r, em.store, req.urls, permissions=perms), link_path)
+
+
+def org_repos(em: Emulator, req: Request, org: str | None = None, oid: str | None = None) -> Response:
+    account = _account(em, org, oid)
+    if account is None or account["type"] != "Organization":
+        return not_found()
+    return _account_repos(em, req, account, f"/organizations/{account['id']}/repos")
+
+
+def user_repos(em: Emulator, req: Request, user: str | None = None, uid: str | None = None) -> Response:
+    account = _account(em, user, uid)
+    if account is None:
+        return not_found()
+    return _account_repos(em, req, account, f"/user/{account['id']}/repos")
+
+
+def get_org(em: Emulator, req: Request, org: str) -> Response:
+    account = em.store.user(org)
+    if account is None or account["type"] != "Organization":
+        return not_found()
+    return ok(shapes.user_full(account, req.urls))
+
+
+def get_user(em: Emulator, req: Request, user: str) -> Response:
+    account = em.store.user(user)
+    if account is None:
+        return not_found()
+    return ok(shapes.user_full(account, req.urls))
+
+
+def _create_repo(em: Emulator, req: Request, owner: dict[str, Any]) -> Response:
+    body = req.json() or {}
+    name = str(body.get("name") or "")
+    if not name:
+        return unprocessable("Repository creation failed.", [{"resource": "Repository", "code": "missing_field", "field": "name"}])
+    name = re.sub(r"[^A-Za-z0-9._-]", "-", name)[:100]
+    if name in (".", "..") or not NAME_OK.match(name):
+        return unprocessable("Repository creation failed.", [{"resource": "Repository", "code": "custom", "field": "name", "message": "name is invalid"}])
+    if em.store.repo_by_name(owner["login"], name) is not None:
+        return unprocessable(
+            "Repository creation failed.",
+            [{"resource": "Repository", "code": "custom", "field": "name", "message": "name already exists on this account"}],
+        )
+    from .seed import new_repo_record
+
+    now = iso(em.store.now())
+    repo = new_repo_record(
+        em.store,
+        owner["login"],
+        name,
+        created_at=now,
+        description=body.get("description"),
+        private=bool(body.get("private", body.get("visibility", "public") != "public")),
+        has_wiki=bool(body.get("has_wiki", True)),
+        has_issues=bool(body.get("has_issues", True)),
+        homepage=body.get("homepage"),
+    )
+    repo["pushed_at"] = None
+    em.store.add_repo(repo)
+    subprocess.run(
+        ["git", "init", "--quiet", "--bare", "--initial-branch=main", "--", str(em.store.git_dir(repo))], check=True
+    )
+    em.store.save()
+    payload = shapes.repo(repo, em.store, req.urls, full=True, permissions=_repo_permissions(req))
+    return ok(payload, 201, [("Location", payload["url"])])
+
+
+def create_org_repo(em: Emulator, req: Request, org: str) -> Response:
+    account = em.store.user(org)
+    if account is None or account["type"] != "Organization":
+        return not_found()
+    p = req.principal
+    if p.kind != "installation" or (p.account or "").lower() != account["login"].lower():
+        return not_found() if p.kind == "installation" else _resp().error(401, "Requires authentication")
+    if not p.can("administration", "write"):
+        return forbidden()
+    return _create_repo(em, req, account)
+
+
+def create_user_repo(em: Emulator, req: Request) -> Response:
+    p = req.principal
+    if p.kind != "installation":
+        return _resp().error(401, "Requires authentication")
+    account = em.store.user(p.account or "")
+    if account is None or account["type"] != "User" or not p.can("administration", "write"):
+        return forbidden()
+    return _create_repo(em, req, account)
+
+
+def rate_limit(em: Emulator, req: Request) -> Response:
+    bucket = em.limiter.peek(req.principal.bucket)
+    core = {"limit": bucket.limit, "used": bucket.used, "remaining": bucket.remaining, "reset": bucket.reset}
+    other = {"limit": 30, "used": 0, "remaining": 30, "reset": bucket.reset}
+    return ok(
+        {
+            "resources": {
+                "core": core,
+                "search": dict(other),
+                "graphql": {"limit": bucket.limit, "used": 0, "remaining": bucket.limit, "reset": bucket.reset},
+                "integration_manifest": {"limit": 5000, "used": 0, "remaining": 5000, "reset": bucket.reset},
+                "code_search": {"limit": 10, "used": 0, "remaining": 10, "reset": bucket.reset},
+            },
+            "rate": core,
+        }
+    )
+
+
+def root(em: Emulator, req: Request) -> Response:
+    api = req.urls.api
+    return ok(
+        {
+            "current_user_url": f"{api}/user",
+            "repository_url": f"{api}/repos/{{owner}}/{{repo}}",
+            "organization_repositories_url": f"{api}/orgs/{{org}}/repos{{?type,page,per_page,sort}}",
+            "rate_limit_url": f"{api}/rate_limit",
+        }
+    )
+
+
+# ---- one repository ---------------------------------------------------------------------------------
+def get_repo(em: Emulator, req: Request, repo: dict[str, Any]) -> Response:
+    return ok(shapes.repo(repo, em.store, req.urls, full=True, permissions=_repo_permissions(req)))
+
+
+def topics(em: Emulator, req: Request, repo: dict[str, Any]) -> Response:
+    return ok({"names": list(repo.get("topics", []))})
+
+
+def list_collaborators(em: Emulator, req: Request, repo: dict[str, Any]) -> Response:
+    people = [(em.store.user(c["login"]), c["role"]) for c in repo.get("collaborators", [])]
+    people = [(u, role) for u, role in people if u is not None]
+    return paginate(
+        req, people, lambda pr: shapes.collaborator(pr[0], pr[1], req.urls), f"/repositories/{repo['id']}/collaborators"
+    )
+
+
+def list_hooks(em: Emulator, req: Request, repo: dict[str, Any]) -> Response:
+    return paginate(
+        req, repo.get("hooks", []), lambda h: shapes.hook(repo, h, em.store, req.urls), f"/repositories/{repo['id']}/hooks"
+    )
+
+
+def list_labels(em: Emulator, req: Request, repo: dict[str, Any]) -> Response:
+    return paginate(
+        req, repo["labels"], lambda lab: shapes.label(repo, lab, em.store, req.urls), f"/repositories/{repo['id']}/labels"
+    )
+
+
+def get_label(em: Emulator, req: Request, repo: dict[str, Any], name: str) -> Response:
+    for lab in repo["labels"]:
+        if lab["name"].lower() == name.lower():
+            return ok(shapes.label(repo, lab, em.store, req.urls))
+    return not_found()
+
+
+def create_label(em: Emulator, req: Request, repo: dict[str, Any]) -> Response:
+    body = req.json() or {}
+    name = body.get("name")
+    if not name:
+        return unprocessable("Validation Failed", [{"resource": "Label", "code": "missing_field", "field": "name"}])
+    if any(lab["name"].lower() == str(name).lower() for lab in repo["labels"]):
+        return unprocessable("Validation Failed", [{"resource": "Label", "code": "already_exists", "field": "name"}])
+    color = str(body.get("color") or "ededed").lstrip("#").lower()
+    if not re.fullmatch(r"[0-9a-f]{6}", color):
+        return unprocessable("Validation Failed", [{"resource": "Label", "code": "invalid", "field": "color"}])
+    lab = {"id": em.store.next_id("label"), "name": str(name), "color": color, "description": body.get("description"), "default": False}
+    repo["labels"].append(lab)
+    em.store.save()
+    payload = shapes.label(repo, lab, em.store, req.urls)
+    return ok(payload, 201, [("Location", payload["url"])])
+
+
+def list_milestones(em: Emulator, req: Request, repo: dict[str, Any]) -> Response:
+    state = req.arg("state", "open")
+    items = [m for m in repo["milestones"] if state == "all" or m["state"] == state]
+    sort = req.arg("sort", "due_on")
+    direction = req.arg("direction", "asc")
+    if sort == "completeness":
+        def key(m: dict[str, Any]) -> Any:
+            issues = [i for i in repo["issues"] if i.get("milestone") == m["number"]]
+            closed = sum(1 for i in issues if i["state"] == "closed")
+            return (closed / len(issues) if issues else 0.0, m["number"])
+    else:
+        def key(m: dict[str, Any]) -> Any:
+            return (m.get("due_on") is None, m.get("due_on") or "", m["number"])
+    items.sort(key=key, reverse=direction == "desc")
+    return paginate(
+        req, items, lambda m: shapes.milestone(repo, m, em.store, req.urls), f"/repositories/{repo['id']}/milestones"
+    )
+
+
+def get_milestone(em: Emulator, req: Request, repo: dict[str, Any], number: str) -> Response:
+    for m in repo["milestones"]:
+        if m["number"] == int(number):
+            return ok(shapes.milestone(repo, m, em.store, req.urls))
+    return not_found()
+
+
+def create_milestone(em: Emulator, req: Request, repo: dict[str, Any]) -> Response:
+    body = req.json() or {}
+    title = body.get("title")
+    if not title:
+        return unprocessable("Validation Failed", [{"resource": "Milestone", "code": "missing_field", "field": "title"}])
+    if any(m["title"] == title for m in repo["milestones"]):
+        return unprocessable("Validation Failed", [{"resource": "Milestone", "code": "already_exists", "field": "title"}])
+    now = iso(em.store.now())
+    state = body.get("state", "open")
+    m = {
+        "id": em.store.next_id("milestone"),
+        "number": max([x["number"] for x in repo["milestones"]], default=0) + 1,
+        "title": str(title),
+        "description": body.get("description"),
+        "state": state if state in ("open", "closed") else "open",
+        "creator": _actor(em, req),
+        "created_at": now,
+        "updated_at": now,
+        "closed_at": now if state == "closed" else None,
+        "due_on": body.get("due_on"),
+    }
+    repo["milestones"].append(m)
+    em.store.save()
+    payload = shapes.milestone(repo, m, em.store, req.urls)
+    return ok(payload, 201, [("Location", payload["url"])])
+
+
+def _actor(em: Emulator, req: Request) -> str:
+    """Writes through an installation token are made by the App's bot user."""
+    return em.store.db["app"]["bot"]
+
+
+# ---- issues ----------------------------------------------------------------------------------------
+def find_issue(repo: dict[str, Any], number: int) -> dict[str, Any] | None:
+    issues = repo["issues"]
+    if 0 < number <= len(issues) and issues[number - 1]["number"] == number:
+        return issues[number - 1]
+    for i in issues:
+        if i["number"] == number:
+            return i
+    return None
+
+
+def list_issues(em: Emulator, req: Request, repo: dict[str, Any]) -> Response:
+    state = req.arg("state", "open")
+    items = [i for i in repo["issues"] if state == "all" or i["state"] == state]
+    labels = [x.strip().lower() for x in (req.arg("labels") or "").split(",") if x.strip()]
+    if labels:
+        items = [i for i in items if set(labels) <= {n.lower() for n in i.get("labels", [])}]
+    since = _since(req)
+    if since:
+        items = [i for i in items if i["updated_at"] >= since]
+    milestone = req.arg("milestone")
+    if milestone == "none":
+        items = [i for i in items if i.get("milestone") is None]
+    elif milestone == "*":
+        items = [i for i in items if i.get("milestone") is not None]
+    elif milestone and milestone.isdigit():
+        items = [i for i in items if i.get("milestone") == int(milestone)]
+    creator = req.arg("creator")
+    if creator:
+        items = [i for i in items if i["user"].lower() == creator.lower()]
+    assignee = req.arg("assignee")
+    if assignee == "none":
+        items = [i for i in items if not i.get("assignees")]
+    elif assignee == "*":
+        items = [i for i in items if i.get("assignees")]
+    elif assignee:
+        items = [i for i in items if assignee.lower() in [a.lower() for a in i.get("assignees", [])]]
+    sort = req.arg("sort", "created")
+    key = {
+        "created": lambda i: (i["created_at"], i["number"]),
+        "updated": lambda i: (i["updated_at"], i["number"]),
+        "comments": lambda i: (len(i.get("comments", [])), i["number"]),
+    }.get(sort or "created", lambda i: (i["created_at"], i["number"]))
+    items.sort(key=key, reverse=req.arg("direction", "desc") != "asc")
+    return paginate(req, items, lambda i: shapes.issue(repo, i, em.store, req.urls), f"/repositories/{repo['id']}/issues")
+
+
+def get_issue(em: Emulator, req: Request, repo: dict[str, Any], number: str) -> Response:
+    issue = find_issue(repo, int(number))
+    if issue is None:
+        return not_found()
+    return ok(shapes.issue(repo, issue, em.store, req.urls))
+
+
+def _ensure_labels(em: Emulator, repo: dict[str, Any], names: list[Any]) -> list[str]:
+    known = {lab["name"].lower(): lab["name"] for lab in repo["labels"]}
+    out = []
+    for raw in names:
+        name = raw.get("name") if isinstance(raw, dict) else str(raw)
+        if not name:
+            continue
+        if name.lower() not in known:
+            repo["labels"].append({"id": em.store.next_id("label"), "name": name, "color": "ededed", "description": None, "default": False})
+            known[name.lower()] = name
+        out.append(known[name.lower()])
+    return out
+
+
+def _apply_issue_fields(em: Emulator, repo: dict[str, Any], issue: dict[str, Any], body: dict[str, Any]) -> Response | None:
+    if "milestone" in body:
+        m = body["milestone"]
+        if m is not None and not any(x["number"] == m for x in repo["milestones"]):
+            return unprocessable("Validation Failed", [{"value": m, "resource": "Issue", "field": "milestone", "code": "invalid"}])
+        issue["milestone"] = m
+    if "labels" in body and body["labels"] is not None:
+        issue["labels"] = _ensure_labels(em, repo, list(body["labels"]))
+    if "assignees" in body and body["assignees"] is not None:
+        issue["assignees"] = [a for a in body["assignees"] if em.store.user(str(a))]
+    elif body.get("assignee"):
+        issue["assignees"] = [body["assignee"]] if em.store.user(str(body["assignee"])) else []
+    for field in ("title", "body"):
+        if field in body and body[field] is not None:
+            issue[field] = str(body[field])
+    return None
+
+
+def create_issue(em: Emulator, req: Request, repo: dict[str, Any]) -> Response:
+    if not repo.get("has_issues", True):
+        return _resp().error(410, "Issues are disabled for this repo")
+    if repo.get("archived"):
+        return forbidden("Repository was archived so is read-only.")
+    body = req.json() or {}
+    if not body.get("title"):
+        return unprocessable("Invalid request.\n\n\"title\" wasn't supplied.")
+    now = iso(em.store.now())
+    issue: dict[str, Any] = {
+        "id": em.store.next_id("issue"),
+        "number": next_number(repo),
+        "title": "",
+        "body": None,
+        "user": _actor(em, req),
+        "state": "open",
+        "state_reason": None,
+        "locked": False,
+        "labels": [],
+        "milestone": None,
+        "assignees": [],
+        "created_at": now,
+        "updated_at": now,
+        "closed_at": None,
+        "comments": [],
+        "author_association": "NONE",
+    }
+    bad = _apply_issue_fields(em, repo, issue, body)
+    if bad:
+        return bad
+    repo["issues"].append(issue)
+    repo["updated_at"] = now
+    em.store.save()
+    payload = shapes.issue(repo, issue, em.store, req.urls)
+    return ok(payload, 201, [("Location", payload["url"])])
+
+
+def next_number(repo: dict[str, Any]) -> int:
+    repo["next_number"] = repo.get("next_number", len(repo["issues"]) + 1)
+    number = repo["next_number"]
+    repo["next_number"] += 1
+    return number
+
+
+def update_issue(em: Emulator, req: Request, repo: dict[str, Any], number: str) -> Response:
+    issue = find_issue(repo, int(number))
+    if issue is None:
+        return not_found()
+    body = req.json() or {}
+    bad = _apply_issue_fields(em, repo, issue, body)
+    if bad:
+        return bad
+    now = iso(em.store.now())
+    state = body.get("state")
+    if state in ("open", "closed") and state != issue["state"]:
+        issue["state"] = state
+        issue["closed_at"] = now if state == "closed" else None
+        issue["closed_by"] = _actor(em, req) if state == "closed" else None
+        issue["state_reason"] = body.get("state_reason") or ("completed" if state == "closed" else "reopened")
+    elif body.get("state_reason"):
+        issue["state_reason"] = body["state_reason"]
+    issue["updated_at"] = now
+    em.store.save()
+    return ok(shapes.issue(repo, issue, em.store, req.urls))
+
+
+def _all_comments(repo: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    return [(i, c) for i in repo["issues"] for c in i.get("comments", [])]
+
+
+def repo_issue_comments(em: Emulator, req: Request, repo: dict[str, Any]) -> Response:
+    pairs = _all_comments(repo)
+    since = _since(req)
+    if since:
+        pairs = [(i, c) for i, c in pairs if c["updated_at"] >= since]
+    sort = req.arg("sort")
+    if sort == "updated":
+        pairs.sort(key=lambda p: (p[1]["updated_at"], p[1]["id"]), reverse=req.arg("direction", "desc") == "desc")
+    else:
+        pairs.sort(key=lambda p: (p[1]["created_at"], p[1]["id"]), reverse=bool(sort) and req.arg("direction", "desc") == "desc")
+    return paginate(
+        req,
+        pairs,
+        lambda p: shapes.issue_comment(repo, p[0], p[1], em.store, req.urls),
+        f"/repositories/{repo['id']}/issues/comments",
+    )
+
+
+def get_issue_comment(em: Emulator, req: Request, repo: dict[str, Any], cid: str) -> Response:
+    for i, c in _all_comments(repo):
+        if c["id"] == int(cid):
+            return ok(shapes.issue_comment(repo, i, c, em.store, req.urls))
+    return not_found()
+
+
+def issue_comments(em: Emulator, req: Request, repo: dict[str, Any], number: str) -> Response:
+    issue = find_issue(repo, int(number))
+    if issue is None:
+        return not_found()
+    items = sorted(issue.get("comments", []), key=lambda c: (c["created_at"], c["id"]))
+    since = _since(req)
+    if since:
+        items = [c for c in items if c["updated_at"] >= since]
+    return paginate(
+        req,
+        items,
+        lambda c: shapes.issue_comment(repo, issue, c, em.store, req.urls),
+        f"/repositories/{repo['id']}/issues/{issue['number']}/comments",
+    )
+
+
+def create_issue_comment(em: Emulator, req: Request, repo: dict[str, Any], number: str) -> Response:
+    issue = find_issue(repo, int(number))
+    if issue is None:
+        return not_found()
+    if issue.get("locked"):
+        return forbidden("Unable to create comment because issue is locked.")
+    body = req.json() or {}
+    if not body.get("body"):
+        return unprocessable("Invalid request.\n\n\"body\" wasn't supplied.")
+    now = iso(em.store.now())
+    comment = {"id": em.store.next_id("comment"), "user": _actor(em, req), "body": str(body["body"]), "created_at": now, "updated_at": now, "author_association": "NONE"}
+    issue.setdefault("comments", []).append(comment)
+    issue["updated_at"] = now
+    em.store.save()
+    payload = shapes.issue_comment(repo, issue, comment, em.store, req.urls)
+    return ok(payload, 201, [("Location", payload["url"])])
+
+
+# ---- pull requests ---------------------------------------------------------------------------------
+def list_pulls(em: Emulator, req: Request, repo: dict[str, Any]) -> Response:
+    state = req.arg("state", "open")
+    items = [i for i in repo["issues"] if i.get("pull") and (state == "all" or i["state"] == state)]
+    base, head = req.arg("base"), req.arg("head")
+    if base:
+        items = [i for i in items if i["pull"]["base_ref"] == base]
+    if head:
+        items = [i for i in items if i["pull"]["head_ref"] == head.split(":")[-1]]
+    sort = req.arg("sort", "created")
+    key = {
+        "updated": lambda i: (i["updated_at"], i["number"]),
+        "popularity": lambda i: (len(i.get("comments", [])), i["number"]),
+        "long-running": lambda i: (i["created_at"], i["number"]),
+    }.get(sort or "created", lambda i: (i["created_at"], i["number"]))
+    default_dir = "desc" if sort in (None, "created") else "asc"
+    items.sort(key=key, reverse=req.arg("direction", default_dir) == "desc")
+    return paginate(
+        req, items, lambda i: shapes.pull(repo, i, em.store, req.urls, full=False), f"/repositories/{repo['id']}/pulls"
+    )
+
+
+def _find_pull(repo: dict[str, Any], number: str) -> dict[str, Any] | None:
+    issue = find_issue(repo, int(number))
+    return issue if issue is not None and issue.get("pull") else None
+
+
+def get_pull(em: Emulator, req: Request, repo: dict[str, Any], number: str) -> Response:
+    issue = _find_pull(repo, number)
+    if issue is None:
+        return not_found()
+    return ok(shapes.pull(repo, issue, em.store, req.urls, full=True))
+
+
+def list_reviews(em: Emulator, req: Request, repo: dict[str, Any], number: str) -> Response:
+    issue = _find_pull(repo, number)
+    if issue is None:
+        return not_found()
+    return paginate(
+        req,
+        issue["pull"].get("reviews", []),
+        lambda rv: shapes.review(repo, issue, rv, em.store, req.urls),
+        f"/repositories/{repo['id']}/pulls/{issue['number']}/reviews",
+    )
+
+
+def pull_review_comments(em: Emulator, req: Request, repo: dict[str, Any], number: str) -> Response:
+    issue = _find_pull(repo, number)
+    if issue is None:
+        return not_found()
+    items = list(issue["pull"].get("review_comments", []))
+    since = _since(req)
+    if since:
+        items = [c for c in items if c["updated_at"] >= since]
+    return paginate(
+        req,
+        items,
+        lambda rc: shapes.review_comment(repo, issue, rc, em.store, req.urls),
+        f"/repositories/{repo['id']}/pulls/{issue['number']}/comments",
+    )
+
+
+def repo_review_comments(em: Emulator, req: Request, repo: dict[str, Any]) -> Response:
+    pairs = [(i, rc) for i in repo["issues"] if i.get("pull") for rc in i["pull"].get("review_comments", [])]
+    since = _since(req)
+    if since:
+        pairs = [(i, c) for i, c in pairs if c["updated_at"] >= since]
+    sort = req.arg("sort", "created")
+    field = "updated_at" if sort == "updated" else "created_at"
+    pairs.sort(key=lambda p: (p[1][field], p[1]["id"]), reverse=req.arg("direction", "asc") == "desc")
+    return paginate(
+        req,
+        pairs,
+        lambda p: shapes.review_comment(repo, p[0], p[1], em.store, req.urls),
+        f"/repositories/{repo['id']}/pulls/comments",
+    )
+
+
+# ---- releases --------------------------------------------------------------------------------------
+def list_releases(em: Emulator, req: Request, repo: dict[str, Any]) -> Response:
+    items = sorted(repo.get("releases", []), key=lambda rel: (rel["created_at"], rel["id"]), reverse=True)
+    return paginate(
+        req, items, lambda rel: shapes.release(repo, rel, em.store, req.urls), f"/repositories/{repo['id']}/releases"
+    )
+
+
+def _find_release(repo: dict[str, Any], rid: str) -> dict[str, Any] | None:
+    return next((rel for rel in repo.get("releases", []) if rel["id"] == int(rid)), None)
+
+
+def get_release(em: Emulator, req: Request, repo: dict[str, Any], rid: str) -> Response:
+    rel = _find_release(repo, rid)
+    return ok(shapes.release(repo, rel, em.store, req.urls)) if rel else not_found()
+
+
+def list_assets(em: Emulator, req: Request, repo: dict[str, Any], rid: str) -> Response:
+    rel = _find_release(repo, rid)
+    if rel is None:
+        return not_found()
+    return paginate(
+        req,
+        rel.get("assets", []),
+        lambda a: shapes.asset(repo, rel, a, em.store, req.urls),
+        f"/repositories/{repo['id']}/releases/{rel['id']}/assets",
+    )
+
+
+def get_asset(em: Emulator, req: Request, repo: dict[str, Any], aid: str) -> Response:
+    for rel in repo.get("releases", []):
+        for a in rel.get("assets", []):
+            if a["id"] == int(aid):
+                if "application/octet-stream" in (req.headers.get("Accept") or ""):
+                    location = f"{req.urls.web}/_downloads/release-assets/{a['id']}"
+                    return _resp()(302, b"", [("Location", location)])
+                return ok(shapes.asset(repo, rel, a, em.store, req.urls))
+    return not_found()
+
+
+def download(em: Emulator, match: re.Match[str]) -> Response:
+    """Asset bytes: the 302 target of an octet-stream asset request, or a browser_download_url."""
+    from urllib.parse import unquote
+
+    Resp = _resp()
+    with em.store.lock:
+        groups = match.groupdict()
+        asset_id = int(groups["id"]) if groups.get("id") else None
+        if asset_id is None:
+            repo = em.store.repo_by_name(unquote(groups["owner"]), unquote(groups["repo"]))
+            if repo is None:
+                return Resp(404, b"Not Found", [("Content-Type", "text/plain")], counts=False)
+            for rel in repo.get("releases", []):
+                if rel["tag_name"] == unquote(groups["tag"]):
+                    for a in rel.get("assets", []):
+                        if a["name"] == unquote(groups["name"]):
+                            asset_id = a["id"]
+        path = em.store.asset_path(asset_id) if asset_id is not None else None
+    if path is None or not path.is_file():
+        return Resp(404, b"Not Found", [("Content-Type", "text/plain")], counts=False)
+    return Resp(200, path.read_bytes(), [("Content-Type", "application/octet-stream")], counts=False)
+
+
+def _compile(routes: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    return [(r[0], re.compile(r[1]), *r[2:]) for r in routes]
+
+
+TOP_ROUTES = _compile(
+    [
+        ("GET", r"/", root),
+        ("GET", r"/app", get_app),
+        ("GET", r"/app/installations", list_installations),
+        ("GET", r"/app/installations/(?P<iid>\d+)", get_installation),
+        ("POST", r"/app/installations/(?P<iid>\d+)/access_tokens", create_token),
+        ("GET", r"/orgs/(?P<account>[^/]+)/installation", installation_for),
+        ("GET", r"/users/(?P<account>[^/]+)/installation", installation_for),
+        ("GET", r"/installation/repositories", installation_repos),
+        ("GET", r"/orgs/(?P<org>[^/]+)/repos", org_repos),
+        ("GET", r"/organizations/(?P<oid>\d+)/repos", org_repos),
+        ("POST", r"/orgs/(?P<org>[^/]+)/repos", create_org_repo),
+        ("GET", r"/users/(?P<user>[^/]+)/repos", user_repos),
+        ("GET", r"/user/(?P<uid>\d+)/repos", user_repos),
+        ("POST", r"/user/repos", create_user_repo),
+        ("GET", r"/orgs/(?P<org>[^/]+)", get_org),
+        ("GET", r"/users/(?P<user>[^/]+)", get_user),
+        ("GET", r"/rate_limit", rate_limit),
+    ]
+)
+
+REPO_ROUTES = _compile(
+    [
+        ("GET", r"", "metadata", get_repo),
+        ("GET", r"/topics", "metadata", topics),
+        ("GET", r"/collaborators", "metadata", list_collaborators),
+        ("GET", r"/hooks", "repository_hooks", list_hooks),
+        ("GET", r"/labels", "issues", list_labels),
+        ("POST", r"/labels", "issues", create_label),
+        ("GET", r"/labels/(?P<name>[^/]+)", "issues", get_label),
+        ("GET", r"/milestones", "issues", list_milestones),
+        ("POST", r"/milestones", "issues", create_milestone),
+        ("GET", r"/milestones/(?P<number>\d+)", "issues", get_milestone),
+        ("GET", r"/issues", "issues", list_issues),
+        ("POST", r"/issues", "issues", create_issue),
+        ("GET", r"/issues/comments", "issues", repo_issue_comments),
+        ("GET", r"/issues/comments/(?P<cid>\d+)", "issues", get_issue_comment),
+        ("GET", r"/issues/(?P<number>\d+)", "issues", get_issue),
+        ("PATCH", r"/issues/(?P<number>\d+)", "issues", update_issue),
+        ("GET", r"/issues/(?P<number>\d+)/comments", "issues", issue_comments),
+        ("POST", r"/issues/(?P<number>\d+)/comments", "issues", create_issue_comment),
+        ("GET", r"/pulls", "pull_requests", list_pulls),
+        ("GET", r"/pulls/comments", "pull_requests", repo_review_comments),
+        ("GET", r"/pulls/(?P<number>\d+)", "pull_requests", get_pull),
+        ("GET", r"/pulls/(?P<number>\d+)/reviews", "pull_requests", list_reviews),
+        ("GET", r"/pulls/(?P<number>\d+)/comments", "pull_requests", pull_review_comments),
+        ("GET", r"/releases", "contents", list_releases),
+        ("GET", r"/releases/(?P<rid>\d+)", "contents", get_release),
+        ("GET", r"/releases/(?P<rid>\d+)/assets", "contents", list_assets),
+        ("GET", r"/releases/assets/(?P<aid>\d+)", "contents", get_asset),
+    ]
+)

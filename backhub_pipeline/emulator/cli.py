@@ -1,0 +1,125 @@
+"""``backhub emulator``: seed or load the data dir, serve until SIGTERM/SIGINT, report where via --info.
+
+The info file is written atomically (temp + rename) only once the socket listens, so a waiting test
+sees either nothing or a usable emulator. A data dir that already holds a world is loaded as it is
+(``--scale``, ``--seed`` and ``--import`` then do nothing); otherwise the world is seeded into it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from .auth import Authority, ensure_app_key
+from .faults import KINDS, Faults
+from .ratelimit import RateLimiter
+from .seed import seed
+from .server import Emulator, make_server
+from .state import Store, write_atomic
+from .tls import ensure_certificate, server_context
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--port", type=int, default=0, help="port to listen on (0: a free port)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--data", type=Path, help="data dir (persistent world); a temporary one if omitted")
+    parser.add_argument("--scale", choices=("tiny", "small", "medium"), default="tiny")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--tls", action="store_true", help="serve HTTPS with a self-signed certificate")
+    parser.add_argument("--import", dest="import_dir", type=Path, help="serve bare repositories found here")
+    parser.add_argument("--faults", type=float, default=0.0, help="fraction of requests that fail")
+    parser.add_argument("--fault-kinds", default=",".join(KINDS), help=f"comma-separated subset of {','.join(KINDS)}")
+    parser.add_argument("--rate-limit", type=int, default=5000, help="requests per hour per installation")
+    parser.add_argument("--slow-seconds", type=float, default=1.5, help="delay of a 'slow' fault")
+    parser.add_argument("--secondary-retry-after", type=int, default=1, help="retry-after of a secondary limit")
+    parser.add_argument("--info", type=Path, help="write the JSON connection info here when ready")
+    parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
+
+
+def load_or_seed(data: Path, scale: str, seed_value: int, import_dir: Path | None) -> tuple[Store, float | None]:
+    store = Store(data)
+    ensure_app_key(data / "app-private-key.pem")
+    if store.exists():
+        store.load()
+        return store, None
+    started = time.monotonic()
+    seed(store, scale, seed_value, import_dir)
+    store.mark_pristine()
+    return store, time.monotonic() - started
+
+
+def run(args: argparse.Namespace) -> int:
+    data = (args.data or Path(tempfile.mkdtemp(prefix="backhub-emulator-"))).resolve()
+    data.mkdir(parents=True, exist_ok=True)
+    store, seeded_in = load_or_seed(data, args.scale, args.seed, args.import_dir)
+    key_path = data / "app-private-key.pem"
+    authority = Authority(key_path, store.db["app"]["id"], store.db["app"]["client_id"])
+    kinds = tuple(k for k in args.fault_kinds.split(",") if k)
+    faults = Faults(args.faults, args.seed, kinds)
+    limiter = RateLimiter(args.rate_limit)
+    context = None
+    ca_cert = None
+    if args.tls:
+        ca_cert = data / "tls-cert.pem"
+        ensure_certificate(ca_cert, data / "tls-key.pem")
+        context = server_context(ca_cert, data / "tls-key.pem")
+    em = Emulator(
+        store,
+        authority,
+        limiter,
+        faults,
+        scheme="https" if args.tls else "http",
+        slow_seconds=args.slow_seconds,
+        secondary_retry_after=args.secondary_retry_after,
+        log=args.verbose,
+    )
+    em.default_rate_limit = args.rate_limit
+    em.default_faults = args.faults
+    em.default_fault_kinds = kinds
+    server = make_server(em, args.host, args.port, context)
+    host = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host
+    base = f"{em.scheme}://{host}:{server.server_address[1]}"
+    info: dict[str, Any] = {
+        "api_url": base,
+        "git_url": base,
+        "control_url": f"{base}/_emulator",
+        "app_id": store.db["app"]["id"],
+        "client_id": store.db["app"]["client_id"],
+        "private_key_path": str(key_path),
+        "installations": [
+            {"id": inst["id"], "account": inst["account"], "type": store.user(inst["account"])["type"]}
+            for inst in store.db["installations"]
+        ],
+        "data_dir": str(data),
+        "scale": store.db["scale"],
+        "seed": store.db["seed"],
+        "seconds_to_seed": None if seeded_in is None else round(seeded_in, 3),
+    }
+    if ca_cert is not None:
+        info["ca_cert"] = str(ca_cert)
+    em.info = info
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
+    thread.start()
+    if args.info:
+        write_atomic(args.info, json.dumps(info, indent=2).encode())
+    print(f"backhub emulator: serving {base} (data {data})", file=sys.stderr, flush=True)
+    while not stop.wait(1.0):
+        pass
+    server.shutdown()
+    server.server_close()
+    store.save()
+    return 0

@@ -1,0 +1,140 @@
+"""The control API under ``/_emulator/`` (no auth, JSON): how tests and the demo steer the emulator.
+
+- ``GET  /_emulator/state``         the truth to compare restores with (see :func:`state`)
+- ``GET  /_emulator/info``          the same JSON as the ``--info`` file
+- ``POST /_emulator/advance``       ``{"days": N}``: N simulated days of activity, clock moves N days
+- ``POST /_emulator/clock``         ``{"now": ISO-8601}`` or ``{"offset_days": N}``: move the clock only
+- ``POST /_emulator/faults``        ``{"rate": 0.05, "kinds": [...], "force": [...]}`` (see faults.py)
+- ``POST /_emulator/rate_limit``    ``{"limit": N, "remaining": N}`` for every installation's budget
+- ``POST /_emulator/tokens/expire`` every installation token issued so far stops working now
+- ``POST /_emulator/repos/delete``  ``{"full_name": "owner/name"}``
+- ``POST /_emulator/repos/rename``  ``{"full_name": "owner/name", "new_name": "..."}``
+- ``POST /_emulator/reset``         back to the freshly seeded world (git and state), limits and faults
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from . import activity
+from .state import Store, iso, parse_iso
+
+if TYPE_CHECKING:
+    from .server import Emulator, Request, Response
+
+
+def handle(em: Emulator, req: Request) -> Response:
+    from .server import Response
+
+    route = (req.method, req.path)
+    try:
+        body = req.json() if req.method == "POST" else {}
+    except ValueError:
+        return Response.json(400, {"error": "body must be JSON"})
+    body = body or {}
+    store = em.store
+    try:
+        if route == ("GET", "/_emulator/state"):
+            return Response.json(200, state(store))
+        if route == ("GET", "/_emulator/info"):
+            return Response.json(200, em.info)
+        if route == ("POST", "/_emulator/advance"):
+            return Response.json(200, activity.advance(store, int(body.get("days", 1))))
+        if route == ("POST", "/_emulator/clock"):
+            with store.lock:
+                if "now" in body:
+                    store.set_now(parse_iso(str(body["now"])))
+                elif "offset_days" in body:
+                    store.set_now(store.now() + timedelta(days=float(body["offset_days"])))
+                store.save()
+                return Response.json(200, {"now": iso(store.now())})
+        if route == ("POST", "/_emulator/faults"):
+            em.faults.configure(body.get("rate"), body.get("kinds"), body.get("force"))
+            return Response.json(200, {"rate": em.faults.rate, "kinds": list(em.faults.kinds), "injected": em.faults.injected})
+        if route == ("POST", "/_emulator/rate_limit"):
+            limit = body.get("limit")
+            remaining = body.get("remaining")
+            em.limiter.configure(None if limit is None else int(limit), None if remaining is None else int(remaining))
+            return Response.json(200, {"limit": em.limiter.limit})
+        if route == ("POST", "/_emulator/tokens/expire"):
+            return Response.json(200, {"expired": em.authority.expire_all()})
+        if route == ("POST", "/_emulator/repos/delete"):
+            with store.lock:
+                repo = store.repo_by_name(*str(body.get("full_name", "/")).split("/", 1))
+                if repo is None:
+                    return Response.json(404, {"error": "no such repository"})
+                store.delete_repo(repo)
+                store.save()
+                return Response.json(200, {"deleted": body["full_name"]})
+        if route == ("POST", "/_emulator/repos/rename"):
+            with store.lock:
+                repo = store.repo_by_name(*str(body.get("full_name", "/")).split("/", 1))
+                if repo is None:
+                    return Response.json(404, {"error": "no such repository"})
+                store.rename_repo(repo, str(body["new_name"]))
+                store.save()
+                return Response.json(200, {"full_name": store.full_name(repo)})
+        if route == ("POST", "/_emulator/reset"):
+            store.reset()
+            em.limiter.reset()
+            em.limiter.limit = em.default_rate_limit
+            em.faults.configure(rate=em.default_faults, kinds=list(em.default_fault_kinds))
+            em.faults.forced.clear()
+            return Response.json(200, {"now": iso(store.now())})
+    except (ValueError, KeyError, TypeError) as exc:
+        return Response.json(400, {"error": f"{type(exc).__name__}: {exc}"})
+    return Response.json(404, {"error": f"no control endpoint {req.method} {req.path}"})
+
+
+def state(store: Store) -> dict[str, Any]:
+    """Per account and repository: ids, refs, wiki state, issues with their counts, labels, milestones."""
+    with store.lock:
+        db = store.db
+        accounts: dict[str, Any] = {}
+        for inst in db["installations"]:
+            login = inst["account"]
+            accounts[login] = {
+                "type": store.user(login)["type"],
+                "installation_id": inst["id"],
+                "repositories": {},
+            }
+        for repo in sorted(db["repos"].values(), key=lambda r: r["id"]):
+            entry = accounts.setdefault(repo["owner"], {"type": "User", "installation_id": None, "repositories": {}})
+            wiki_state = store.wiki_state(repo)
+            entry["repositories"][repo["name"]] = {
+                "full_name": store.full_name(repo),
+                "id": repo["id"],
+                "private": repo["private"],
+                "archived": repo.get("archived", False),
+                "fork": repo.get("fork", False),
+                "default_branch": repo.get("default_branch", "main"),
+                "refs": Store.read_refs(store.git_dir(repo)),
+                "wiki": {
+                    "state": wiki_state,
+                    "refs": Store.read_refs(store.wiki_dir(repo)) if wiki_state == "populated" else {},
+                },
+                "issues": {
+                    str(i["number"]): {
+                        "pull_request": bool(i.get("pull")),
+                        "state": i["state"],
+                        "updated_at": i["updated_at"],
+                        "comments": len(i.get("comments", [])),
+                        "reviews": len(i["pull"].get("reviews", [])) if i.get("pull") else 0,
+                        "review_comments": len(i["pull"].get("review_comments", [])) if i.get("pull") else 0,
+                    }
+                    for i in repo["issues"]
+                },
+                "labels": sorted(lab["name"] for lab in repo["labels"]),
+                "milestones": sorted(m["number"] for m in repo["milestones"]),
+                "releases": sorted(rel["tag_name"] for rel in repo.get("releases", [])),
+            }
+        return {
+            "now": iso(store.now()),
+            "seed": db["seed"],
+            "scale": db["scale"],
+            "days_advanced": db.get("days_advanced", 0),
+            "accounts": accounts,
+            "renamed": {k: store.full_name(store.repo_by_id(v)) for k, v in db.get("renamed", {}).items() if store.repo_by_id(v)},
+            "deleted": list(db.get("deleted", [])),
+        }

@@ -1,0 +1,83 @@
+"""GitHub's primary rate limit: an hourly budget per installation (and per App, and for anonymous calls).
+
+A window opens at the first request and resets an hour later, as GitHub's does. The control API can
+set the limit and what remains so clients' handling of an exhausted budget is testable in seconds.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+ANONYMOUS_LIMIT = 60
+WINDOW = 3600
+
+
+@dataclass
+class Bucket:
+    limit: int
+    used: int
+    reset: int
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.limit - self.used)
+
+    def headers(self, resource: str = "core") -> list[tuple[str, str]]:
+        return [
+            ("x-ratelimit-limit", str(self.limit)),
+            ("x-ratelimit-remaining", str(self.remaining)),
+            ("x-ratelimit-reset", str(self.reset)),
+            ("x-ratelimit-used", str(self.used)),
+            ("x-ratelimit-resource", resource),
+        ]
+
+
+class RateLimiter:
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.lock = threading.Lock()
+        self.buckets: dict[str, Bucket] = {}
+        self.preset_remaining: int | None = None
+
+    def _get(self, key: str) -> Bucket:
+        now = int(time.time())
+        bucket = self.buckets.get(key)
+        if bucket is None or bucket.reset <= now:
+            limit = ANONYMOUS_LIMIT if key == "anonymous" else self.limit
+            used = 0
+            if key != "anonymous" and self.preset_remaining is not None:
+                used = max(0, limit - self.preset_remaining)
+            bucket = Bucket(limit=limit, used=used, reset=now + WINDOW)
+            self.buckets[key] = bucket
+        return bucket
+
+    def peek(self, key: str) -> Bucket:
+        with self.lock:
+            b = self._get(key)
+            return Bucket(b.limit, b.used, b.reset)
+
+    def consume(self, key: str) -> Bucket:
+        with self.lock:
+            b = self._get(key)
+            b.used += 1
+            return Bucket(b.limit, b.used, b.reset)
+
+    def configure(self, limit: int | None, remaining: int | None) -> None:
+        """New limit and/or remaining for every authenticated bucket, present and future."""
+        with self.lock:
+            if limit is not None:
+                self.limit = limit
+            self.preset_remaining = remaining
+            for key in [k for k in self.buckets if k != "anonymous"]:
+                b = self._get(key)
+                if limit is not None:
+                    b.limit = limit
+                if remaining is not None:
+                    b.used = max(0, b.limit - remaining)
+
+    def reset(self) -> None:
+        with self.lock:
+            self.buckets.clear()
+            self.preset_remaining = None

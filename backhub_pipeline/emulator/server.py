@@ -1,0 +1,325 @@
+"""The HTTP front: one threaded HTTP/1.1 server for the REST API, git smart HTTP and the control API.
+
+Per request, in order: injected faults, then routing by path: ``/_emulator/...`` (control, no auth),
+``<owner>/<repo>[.wiki].git/...`` (git, through ``git http-backend``), release downloads, and otherwise
+the REST API at ``/`` or ``/api/v3``. REST answers always carry Content-Length (keep-alive works),
+rate-limit headers, and an ETag on GETs; a matching ``If-None-Match`` gets a 304 that costs nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import ssl
+import struct
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from . import api, control, git_http
+from .auth import AuthError, Authority, Principal
+from .faults import Faults
+from .ratelimit import RateLimiter
+from .shapes import DOCS, Urls, etag
+from .state import Store
+
+API_PREFIX = "/api/v3"
+SECONDARY_MESSAGE = (
+    "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. "
+    "If you reach out to GitHub Support for help, please include the request ID {rid}."
+)
+SECONDARY_DOCS = "https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api#about-secondary-rate-limits"
+PRIMARY_DOCS = "https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api#about-primary-rate-limits"
+GIT_PATH = re.compile(
+    r"^/(?P<owner>[^/]+)/(?P<repo>[^/]+?)(?P<wiki>\.wiki)?(?:\.git)?"
+    r"(?P<rest>/(?:info/refs|git-upload-pack|git-receive-pack|HEAD|objects/.+))$"
+)
+DOWNLOAD_PATH = re.compile(r"^/(?P<owner>[^/]+)/(?P<repo>[^/]+)/releases/download/(?P<tag>[^/]+)/(?P<name>[^/]+)$")
+ASSET_BLOB_PATH = re.compile(r"^/_downloads/release-assets/(?P<id>\d+)$")
+
+
+class Reset(Exception):
+    """Raised to cut the connection with a TCP reset (the ``reset`` fault)."""
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: list[tuple[str, str]]
+    headers: Any
+    body: bytes
+    urls: Urls
+    principal: Principal = field(default_factory=lambda: Principal("anonymous"))
+    request_id: str = ""
+
+    def arg(self, name: str, default: str | None = None) -> str | None:
+        value = default
+        for key, val in self.query:
+            if key == name:
+                value = val
+        return value
+
+    def json(self) -> Any:
+        if not self.body:
+            return {}
+        return json.loads(self.body.decode("utf-8"))
+
+
+@dataclass
+class Response:
+    status: int
+    body: bytes = b""
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    counts: bool = True  # consumes primary rate limit
+
+    @classmethod
+    def json(cls, status: int, payload: Any, headers: list[tuple[str, str]] | None = None) -> Response:
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return cls(status, body, [("Content-Type", "application/json; charset=utf-8"), *(headers or [])])
+
+    @classmethod
+    def error(cls, status: int, message: str, docs: str = DOCS, **extra: Any) -> Response:
+        return cls.json(status, {"message": message, "documentation_url": docs, "status": str(status), **extra})
+
+
+class Emulator:
+    """Everything a request handler needs: the world, credentials, limits, faults, and settings."""
+
+    def __init__(
+        self,
+        store: Store,
+        authority: Authority,
+        limiter: RateLimiter,
+        faults: Faults,
+        *,
+        scheme: str,
+        slow_seconds: float = 1.5,
+        secondary_retry_after: int = 1,
+        log: bool = False,
+    ) -> None:
+        self.store = store
+        self.authority = authority
+        self.limiter = limiter
+        self.faults = faults
+        self.scheme = scheme
+        self.slow_seconds = slow_seconds
+        self.secondary_retry_after = secondary_retry_after
+        self.log = log
+        self.reseed: Any = None  # set by the CLI: rebuilds the world from scratch
+        self.address = ("127.0.0.1", 0)
+
+    def installations(self) -> dict[int, dict[str, Any]]:
+        return {inst["id"]: inst for inst in self.store.db["installations"]}
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "GitHub.com"
+    sys_version = ""
+    emulator: Emulator  # set on the subclass made by make_server
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        if self.emulator.log:
+            sys.stderr.write(f"emulator: {self.address_string()} - {format % args}\n")
+
+    def handle_one_request(self) -> None:
+        try:
+            super().handle_one_request()
+        except Reset:
+            self._reset()
+        except (ConnectionError, ssl.SSLError, TimeoutError):
+            self.close_connection = True
+
+    def _reset(self) -> None:
+        self.close_connection = True
+        try:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except OSError:
+            pass
+        try:
+            self.connection.close()
+        except OSError:
+            pass
+
+    def do_GET(self) -> None:
+        self.dispatch()
+
+    do_POST = do_PATCH = do_PUT = do_DELETE = do_HEAD = do_GET
+
+    # ---- the pipeline ------------------------------------------------------------------------------
+    def dispatch(self) -> None:
+        em = self.emulator
+        split = urlsplit(self.path)
+        path = unquote(split.path) if "%" in split.path else split.path
+        if not path.startswith("/_emulator/"):
+            fault = em.faults.pick()
+            if fault is not None and self.inject(fault):
+                return
+        host = self.headers.get("Host") or f"{em.address[0]}:{em.address[1]}"
+        web = f"{em.scheme}://{host}"
+        if path.startswith("/_emulator/"):
+            req = self.read_request(path, split.query, Urls(web, web))
+            self.send(control.handle(em, req))
+            return
+        match = GIT_PATH.match(split.path)
+        if match:
+            git_http.serve(self, em, match, split.query, web)
+            return
+        match = DOWNLOAD_PATH.match(path) or ASSET_BLOB_PATH.match(path)
+        if match:
+            self.drain_body()
+            self.send(api.download(em, match))
+            return
+        prefix = ""
+        if path == API_PREFIX or path.startswith(API_PREFIX + "/"):
+            prefix, path = API_PREFIX, path[len(API_PREFIX) :] or "/"
+        req = self.read_request(path, split.query, Urls(web + prefix, web))
+        self.send(self.api_response(req))
+
+    def api_response(self, req: Request) -> Response:
+        em = self.emulator
+        try:
+            req.principal = em.authority.identify(req.headers.get("Authorization"), em.installations())
+        except AuthError as exc:
+            bucket = em.limiter.consume("anonymous")
+            resp = Response.error(401, exc.message)
+            resp.headers += bucket.headers()
+            return resp
+        key = req.principal.bucket
+        free = req.path == "/rate_limit"
+        before = em.limiter.peek(key)
+        if before.remaining <= 0 and not free:
+            resp = Response.error(403, self.primary_message(req.principal), PRIMARY_DOCS)
+            resp.headers += before.headers()
+            return resp
+        try:
+            resp = api.route(em, req)
+        except json.JSONDecodeError:
+            resp = Response.error(400, "Problems parsing JSON")
+        if req.method == "GET" and resp.status == 200:
+            tag = etag(resp.body)
+            resp.headers.append(("ETag", tag))
+            wanted = req.headers.get("If-None-Match")
+            if wanted and (wanted.strip() == "*" or tag in [t.strip() for t in wanted.split(",")]):
+                resp = Response(304, b"", [("ETag", tag)], counts=False)
+        if free or not resp.counts:
+            bucket = em.limiter.peek(key)
+        else:
+            bucket = em.limiter.consume(key)
+        resp.headers += bucket.headers("core")
+        return resp
+
+    @staticmethod
+    def primary_message(principal: Principal) -> str:
+        if principal.kind == "installation":
+            return f"API rate limit exceeded for installation ID {principal.installation_id}."
+        if principal.kind == "app":
+            return "API rate limit exceeded for app."
+        return (
+            "API rate limit exceeded for 127.0.0.1. (But here's the good news: Authenticated requests get a "
+            "higher rate limit. Check out the documentation for more details.)"
+        )
+
+    def inject(self, fault: str) -> bool:
+        """Apply one fault. Returns True when the request has been answered (or cut) by it."""
+        em = self.emulator
+        if fault == "slow":
+            time.sleep(em.slow_seconds)
+            return False
+        self.drain_body()
+        if fault == "reset":
+            raise Reset()
+        if fault == "502":
+            body = b"<html><body><h1>502 Server Error</h1></body></html>\n"
+            self.send(Response(502, body, [("Content-Type", "text/html")]))
+        elif fault == "503":
+            self.send(Response.error(503, "Service Unavailable"))
+        else:
+            rid = self.request_id()
+            resp = Response.error(
+                429 if fault == "secondary_429" else 403, SECONDARY_MESSAGE.format(rid=rid), SECONDARY_DOCS
+            )
+            resp.headers.append(("retry-after", str(em.secondary_retry_after)))
+            self.send(resp)
+        return True
+
+    # ---- request and response plumbing -------------------------------------------------------------
+    def request_id(self) -> str:
+        return uuid.uuid4().hex[:8].upper() + ":" + uuid.uuid4().hex[:6].upper()
+
+    def read_body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            parts = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return b"".join(parts)
+                parts.append(self.rfile.read(size))
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def drain_body(self) -> None:
+        if not getattr(self, "_body_read", False):
+            self._body_read = True
+            self.read_body()
+
+    def read_request(self, path: str, query: str, urls: Urls) -> Request:
+        self._body_read = True
+        body = self.read_body()
+        return Request(
+            method=self.command,
+            path=path.rstrip("/") or "/",
+            query=parse_qsl(query, keep_blank_values=True),
+            headers=self.headers,
+            body=body,
+            urls=urls,
+            request_id=self.request_id(),
+        )
+
+    def send(self, resp: Response) -> None:
+        self.send_response(resp.status)
+        names = {name.lower() for name, _ in resp.headers}
+        for name, value in resp.headers:
+            self.send_header(name, value)
+        if "content-type" not in names and resp.body:
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(resp.body)))
+        self.send_header("X-GitHub-Api-Version-Selected", "2022-11-28")
+        self.send_header("X-GitHub-Media-Type", "github.v3; format=json")
+        self.send_header("X-GitHub-Request-Id", self.request_id())
+        self.send_header("Vary", "Accept, Authorization, Cookie, X-GitHub-OTP")
+        self.send_header("Cache-Control", "private, max-age=60, s-maxage=60")
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD" and resp.body:
+            self.wfile.write(resp.body)
+
+
+def make_server(emulator: Emulator, host: str, port: int, tls: ssl.SSLContext | None) -> ThreadingHTTPServer:
+    handler = type("BoundHandler", (Handler,), {"emulator": emulator})
+
+    class Server(ThreadingHTTPServer):
+        daemon_threads = True
+        request_queue_size = 128
+
+        def handle_error(self, request: Any, client_address: Any) -> None:
+            exc = sys.exc_info()[1]
+            if isinstance(exc, ConnectionError | ssl.SSLError | TimeoutError | Reset | OSError):
+                return
+            super().handle_error(request, client_address)
+
+    server = Server((host, port), handler)
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
+    emulator.address = server.server_address[:2]
+    return server
