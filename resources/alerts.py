@@ -10,7 +10,7 @@ Each channel is a Dagster ``ConfigurableResource`` (secrets through ``EnvVar`` a
 ``get_channel()`` hands out the plain client; ``alert_channels_from_env`` builds the same clients
 from ``BACKHUB_ALERT_*`` variables (listed in docs/audit.md).
 
-Why two integrations are bypassed: dagster-msteams' ``TeamsClient`` posts to any hook URL and is used
+How the Dagster integrations are used: dagster-msteams' ``TeamsClient`` posts to any hook URL and is used
 as is. dagster-slack's ``SlackResource.get_client()`` has no base URL or timeout, so the Slack
 resource subclasses it and builds the same ``slack_sdk.WebClient`` with both. dagster-pagerduty posts
 through ``pypd.EventV2``, whose URL is a process-wide class attribute, which sends no timeout and logs
@@ -33,8 +33,14 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import dagster as dg
+import requests
+from dagster_msteams import MSTeamsResource
+from dagster_msteams.adaptive_card import AdaptiveCard
+from dagster_msteams.client import TeamsClient
 from dagster_slack import SlackResource
 from pydantic import Field
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from resources.audit import redact, scrub_text
 from resources.errors import ConfigurationError, PermanentError, RetryableError
@@ -128,7 +134,7 @@ def _with_retries(name: str, attempts: int, backoff: float, call: Callable[[], _
             return call()
         except AlertDeliveryError as exc:
             if attempt >= attempts:
-                raise AlertDeliveryError(f"{name}: {exc} (after {attempts} attempts)") from exc
+                raise AlertDeliveryError(f"{exc} (after {attempts} attempts)") from exc
             log.info("alert %s: attempt %d failed (%s); retrying", name, attempt, exc)
             time.sleep(backoff * 2 ** (attempt - 1))
     raise AssertionError("unreachable")
@@ -145,8 +151,6 @@ def _http_outcome(name: str, status: int) -> None:
 def _post_json(
     name: str, url: str, body: Mapping[str, Any], headers: Mapping[str, str], timeout: float
 ) -> None:
-    import requests  # deferred: no work at import time
-
     try:
         response = requests.post(url, json=body, headers=dict(headers), timeout=timeout)
     except requests.Timeout as exc:
@@ -186,9 +190,6 @@ class SlackChannel:
         return blocks
 
     def send(self, alert: Alert) -> None:
-        from slack_sdk import WebClient
-        from slack_sdk.errors import SlackApiError
-
         alert = alert.clean()
         client = WebClient(
             token=self.token, base_url=self.base_url, timeout=int(self.timeout), retry_handlers=[]
@@ -220,10 +221,9 @@ class TeamsChannel:
     timeout: float = 10.0
     attempts: int = 3
     backoff: float = 0.5
+    client: TeamsClient | None = field(default=None, repr=False)  # e.g. MSTeamsResource.get_client()
 
     def card(self, alert: Alert) -> dict[str, Any]:
-        from dagster_msteams import AdaptiveCard
-
         card = AdaptiveCard()
         card.add_attachment(f"**{alert.title}**")
         card.add_attachment(alert.summary)
@@ -234,11 +234,8 @@ class TeamsChannel:
         return card.payload
 
     def send(self, alert: Alert) -> None:
-        import requests
-        from dagster_msteams import TeamsClient
-
         payload = self.card(alert.clean())
-        client = TeamsClient(hook_url=self.hook_url, timeout=self.timeout, verify=True)
+        client = self.client or TeamsClient(hook_url=self.hook_url, timeout=self.timeout, verify=True)
 
         def post() -> None:
             try:
@@ -455,8 +452,6 @@ class SlackAlertResource(SlackResource):
         return False  # ours, built on the dagster-maintained SlackResource
 
     def get_client(self):  # -> slack_sdk.WebClient, as SlackResource's, with base URL and timeout
-        from slack_sdk import WebClient
-
         return WebClient(
             token=self.token, base_url=self.base_url or DEFAULT_SLACK_URL, timeout=int(self.timeout)
         )
@@ -476,14 +471,28 @@ class SlackAlertResource(SlackResource):
         self.get_channel().send(alert)
 
 
-class MSTeamsAlertResource(_ChannelResource):
-    """Microsoft Teams through dagster-msteams' ``TeamsClient``: an adaptive card to an incoming hook."""
+class MSTeamsAlertResource(MSTeamsResource):
+    """Microsoft Teams through dagster-msteams: an adaptive card posted by its ``TeamsClient``.
 
-    hook_url: str = Field(description="Incoming webhook / Workflows URL (a secret: use EnvVar).")
+    ``hook_url`` (an incoming webhook or Workflows URL) is itself a secret: pass it as ``EnvVar``.
+    """
+
+    timeout: float = Field(default=10.0, description="Seconds to wait for one attempt.")
     name: str = Field(default="msteams", description="Name of this channel in alert outcomes.")
+    attempts: int = Field(default=3, description="Attempts per alert.")
+    backoff: float = Field(default=0.5, description="Seconds before the first retry; doubles each time.")
+
+    @classmethod
+    def _is_dagster_maintained(cls) -> bool:
+        return False  # ours, built on the dagster-maintained MSTeamsResource
 
     def get_channel(self) -> TeamsChannel:
-        return TeamsChannel(self.hook_url, self.name, self.timeout, self.attempts, self.backoff)
+        return TeamsChannel(
+            self.hook_url, self.name, self.timeout, self.attempts, self.backoff, client=self.get_client()
+        )
+
+    def send(self, alert: Alert) -> None:
+        self.get_channel().send(alert)
 
 
 class EmailAlertResource(_ChannelResource):

@@ -1,0 +1,1 @@
+"""Alert channels delivering to local receivers over real HTTP and SMTP."""
