@@ -687,7 +687,7 @@ def _check_chain(backend: _Backend, anchors: list[tuple[str, int, str]]) -> Veri
         by_seq.setdefault(node.seq, []).append(node)
     referenced = {node.prev for node in nodes}
     by_digest = {node.digest: node for node in nodes}
-    explained: set[int] = set(unreadable)  # seqs already named in a problem
+    explained: set[int] = set(unreadable) | {n.seq for n in nodes if not n.intact}  # already named
 
     # Reordered: records stored under each other's numbers (a permutation of keys).
     displaced = [node for node in nodes if node.seq != node.key]

@@ -27,7 +27,9 @@ class Raw:
     def get(self, seq: int) -> dict:
         if self.file is not None:
             return json.loads((self.file / record_name(seq)).read_bytes())
-        return json.loads(self.s3.get_object(Bucket=self.bucket, Key=self.prefix + record_name(seq))["Body"].read())
+        return json.loads(
+            self.s3.get_object(Bucket=self.bucket, Key=self.prefix + record_name(seq))["Body"].read()
+        )
 
     def put(self, seq: int, body: dict) -> None:
         data = canonical_json(body)
@@ -74,9 +76,15 @@ def test_appended_records_read_back_and_verify(make_log: Callable[[], AuditLog])
     records = list(make_log().records())
     assert [r.seq for r in records] == [1, 2, 3, 4, 5]
     assert records[0].prev_digest == GENESIS_DIGEST
-    assert all(later.prev_digest == earlier.digest for earlier, later in zip(records, records[1:], strict=False))
+    assert all(
+        later.prev_digest == earlier.digest for earlier, later in zip(records, records[1:], strict=False)
+    )
     assert records[2].time == "2024-03-03T01:00:00.000000Z"
-    assert (records[2].customer, records[2].snapshot, records[2].details) == ("acme", "2024-03-03", {"repositories": 2})
+    assert (records[2].customer, records[2].snapshot, records[2].details) == (
+        "acme",
+        "2024-03-03",
+        {"repositories": 2},
+    )
     result = make_log().verify()
     assert (result.ok, result.records, result.problems) == (True, 5, [])
     assert result.anchor == f"5:{records[-1].digest}"
@@ -163,7 +171,9 @@ def test_an_anchor_that_disagrees_names_the_record(tmp_path: Path) -> None:
 
 def test_object_lock_bucket_retains_records_and_exposes_a_deleted_tail(moto_server) -> None:
     bucket = new_bucket(moto_server, object_lock=True)
-    log = AuditLog.from_url(f"s3://{bucket}/audit", s3_endpoint_url=moto_server.endpoint_url, object_lock_days=2)
+    log = AuditLog.from_url(
+        f"s3://{bucket}/audit", s3_endpoint_url=moto_server.endpoint_url, object_lock_days=2
+    )
     _fill(log, 3)
     s3 = boto3.client("s3", endpoint_url=moto_server.endpoint_url)
     head = s3.head_object(Bucket=bucket, Key="audit/" + record_name(3))
@@ -197,7 +207,9 @@ def test_bucket_without_object_lock_still_works(moto_server) -> None:
     assert log.verify().ok
 
 
-def test_secret_looking_details_are_redacted_before_they_are_stored(make_log: Callable[[], AuditLog], raw: Raw) -> None:
+def test_secret_looking_details_are_redacted_before_they_are_stored(
+    make_log: Callable[[], AuditLog], raw: Raw
+) -> None:
     token = "ghs_" + "A1b2C3d4" * 5
     record = make_log().append(
         actor="run:1",
@@ -209,7 +221,11 @@ def test_secret_looking_details_are_redacted_before_they_are_stored(make_log: Ca
             "token": "hunter2",
             "Authorization": "Bearer abcdefghijkl",
             "routing_key": "R0UT1NG",
-            "nested": {"password": "pw", "note": f"cloned with {token}", "urls": ["https://u:pw@example.com/x"]},
+            "nested": {
+                "password": "pw",
+                "note": f"cloned with {token}",
+                "urls": ["https://u:pw@example.com/x"],
+            },
         },
     )
     assert record.details == {
@@ -237,3 +253,43 @@ def test_invalid_customer_and_naive_time_are_refused(tmp_path: Path) -> None:
         log.append(actor="a", action="backup", outcome="ok", customer="../etc")
     with pytest.raises(ValueError, match="timezone"):
         log.append(actor="a", action="backup", outcome="ok", time=dt.datetime(2024, 1, 1))
+
+
+def test_records_rotated_among_three_numbers_are_each_named(
+    make_log: Callable[[], AuditLog], raw: Raw
+) -> None:
+    _fill(make_log(), 6)
+    third, fourth, fifth = raw.get(3), raw.get(4), raw.get(5)
+    raw.put(3, fifth)
+    raw.put(4, third)
+    raw.put(5, fourth)
+    assert make_log().verify().problems == [
+        "seq 3: reordered: holds the record written as seq 5",
+        "seq 4: reordered: holds the record written as seq 3",
+        "seq 5: reordered: holds the record written as seq 4",
+    ]
+
+
+def test_an_edit_that_also_rewrites_the_link_names_only_that_record(
+    make_log: Callable[[], AuditLog], raw: Raw
+) -> None:
+    _fill(make_log(), 5)
+    raw.put(3, {**raw.get(3), "prev_digest": "f" * 64})
+    assert make_log().verify().problems == ["seq 3: edited: its content no longer matches its digest"]
+
+
+def test_an_unreadable_record_is_named_once(tmp_path: Path) -> None:
+    log = AuditLog.from_url((tmp_path / "audit").as_uri())
+    _fill(log, 3)
+    (tmp_path / "audit" / record_name(2)).write_bytes(b"{not json")
+    problems = log.verify().problems
+    assert len(problems) == 1 and problems[0].startswith("seq 2: edited: not a valid record")
+
+
+def test_a_foreign_object_among_the_records_is_reported_as_inserted(tmp_path: Path) -> None:
+    log = AuditLog.from_url((tmp_path / "audit").as_uri())
+    _fill(log, 2)
+    (tmp_path / "audit" / "records" / "00000000000000000001a.json").write_bytes(b"{}")
+    assert log.verify().problems == [
+        "records/00000000000000000001a.json: inserted: not a record name this log writes"
+    ]
