@@ -293,3 +293,18 @@ def test_a_foreign_object_among_the_records_is_reported_as_inserted(tmp_path: Pa
     assert log.verify().problems == [
         "records/00000000000000000001a.json: inserted: not a record name this log writes"
     ]
+
+
+def test_the_dagster_resource_hands_out_a_log_that_appends(tmp_path: Path) -> None:
+    import dagster as dg
+
+    from resources.audit import AuditLogResource
+
+    @dg.asset
+    def audited(audit: AuditLogResource) -> None:
+        audit.get_client().append(actor="run:test", action="verify", outcome="ok", customer="acme")
+
+    resource = AuditLogResource(url=(tmp_path / "audit").as_uri())
+    assert dg.materialize([audited], resources={"audit": resource}).success
+    [record] = AuditLog.from_url((tmp_path / "audit").as_uri()).records()
+    assert (record.seq, record.action, record.customer) == (1, "verify", "acme")
