@@ -37,7 +37,7 @@ from botocore.exceptions import BotoCoreError
 
 from resources import names
 from resources.errors import ConfigurationError, KeyringError, StorageUnavailableError
-from resources.object_storage import ObjectNotFoundError, ObjectStorage, storage_from_url
+from resources.object_storage import ObjectNotFoundError, ObjectStorage, boto3_session, storage_from_url
 
 __all__ = ["CustomerKeys", "Keyring", "KeyringResource"]
 
@@ -300,7 +300,6 @@ def _master_aead(uri: str, s3_endpoint_url: str | None) -> tuple[Any, str]:
 
 def _kms_master(uri: str, endpoint_url: str | None) -> Any:
     tink = _tink()
-    import boto3
     from botocore.config import Config
     from tink.integration import awskms
 
@@ -308,7 +307,7 @@ def _kms_master(uri: str, endpoint_url: str | None) -> Any:
     parts = arn.split(":")
     if len(parts) < 6 or parts[:3] != ["arn", "aws", "kms"]:
         raise ConfigurationError(f"invalid KMS key URI {uri!r}: expected aws-kms://arn:aws:kms:REGION:...")
-    client = boto3.session.Session().client(
+    client = boto3_session().client(
         "kms",
         region_name=parts[3],
         endpoint_url=endpoint_url,

@@ -412,7 +412,6 @@ class S3Storage(ObjectStorage):
     def client(self) -> Any:
         with self._lock:
             if self._client is None:
-                import boto3
                 from botocore.config import Config
 
                 config = Config(
@@ -422,8 +421,7 @@ class S3Storage(ObjectStorage):
                     max_pool_connections=MAX_IN_FLIGHT + 4,
                     s3={"addressing_style": "path"} if self.endpoint_url else None,
                 )
-                session = boto3.session.Session()
-                self._client = session.client(
+                self._client = boto3_session().client(
                     "s3", endpoint_url=self.endpoint_url, region_name=self.region, config=config
                 )
             return self._client
@@ -671,6 +669,21 @@ class _S3Writer(ObjectWriter):
 
 
 # --------------------------------------------------------------------------------------------------
+
+
+_session_lock = threading.Lock()
+_session: Any = None
+
+
+def boto3_session() -> Any:
+    """One boto3 session per process, made on first use: clients made from it share loaded models."""
+    global _session
+    with _session_lock:
+        if _session is None:
+            import boto3
+
+            _session = boto3.session.Session()
+        return _session
 
 
 def storage_from_url(url: str, *, s3_endpoint_url: str | None = None) -> ObjectStorage:

@@ -56,6 +56,16 @@ class StoreEnv:
         }
 
 
+@pytest.fixture(scope="session")
+def aws_clients(moto_server: Any) -> tuple[str, Any, Any]:
+    """boto3 clients for the test's own set-up, made once (client creation is slow)."""
+    endpoint = moto_server.endpoint_url
+    session = boto3.session.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+    )
+    return endpoint, session.client("s3", endpoint_url=endpoint), session.client("kms", endpoint_url=endpoint)
+
+
 @pytest.fixture(params=["file", "s3"])
 def env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreEnv]:
     if request.param == "file":
@@ -69,10 +79,7 @@ def env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreEnv]:
             new_master_key=lambda: (tmp_path / "secrets" / f"other-{next(counter)}.json").as_uri(),
         )
         return
-    server = request.getfixturevalue("moto_server")
-    endpoint = server.endpoint_url
-    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
-    kms = boto3.client("kms", endpoint_url=endpoint, region_name="us-east-1")
+    endpoint, s3, kms = request.getfixturevalue("aws_clients")
     suffix = uuid.uuid4().hex[:12]
     s3.create_bucket(Bucket=f"store-{suffix}")
     s3.create_bucket(Bucket=f"keys-{suffix}")
