@@ -9,9 +9,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 import boto3
+import dagster as dg
 import pytest
 
-from resources.audit import GENESIS_DIGEST, AuditLog, canonical_json, record_digest, record_name
+from resources.audit import (
+    GENESIS_DIGEST,
+    AuditLog,
+    AuditLogResource,
+    canonical_json,
+    record_digest,
+    record_name,
+)
 from tests.audit.conftest import new_bucket
 
 
@@ -296,10 +304,6 @@ def test_a_foreign_object_among_the_records_is_reported_as_inserted(tmp_path: Pa
 
 
 def test_the_dagster_resource_hands_out_a_log_that_appends(tmp_path: Path) -> None:
-    import dagster as dg
-
-    from resources.audit import AuditLogResource
-
     @dg.asset
     def audited(audit: AuditLogResource) -> None:
         audit.get_client().append(actor="run:test", action="verify", outcome="ok", customer="acme")
