@@ -146,7 +146,7 @@ def visible(req: Request, repo: dict[str, Any]) -> bool:
     p = req.principal
     if p.kind == "installation":
         if repo["owner"].lower() != (p.account or "").lower():
-            return False
+            return not repo["private"] and req.method == "GET"  # others' public repositories: read only
         return p.repository_ids is None or repo["id"] in p.repository_ids
     if p.kind == "app":
         return True  # only /installation is routed for Apps; see repo_route
@@ -389,7 +389,6 @@ def _create_repo(em: Emulator, req: Request, owner: dict[str, Any]) -> Response:
         has_issues=bool(body.get("has_issues", True)),
         homepage=body.get("homepage"),
     )
-    repo["pushed_at"] = None
     em.store.add_repo(repo)
     subprocess.run(
         ["git", "init", "--quiet", "--bare", "--initial-branch=main", "--", str(em.store.git_dir(repo))], check=True

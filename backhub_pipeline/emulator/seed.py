@@ -340,7 +340,7 @@ def _plan_repo(store: Store, rng: random.Random, cust: Customer, plan: RepoPlan)
     if cust.type == "User":
         repo["collaborators"].insert(0, {"login": cust.login, "role": "admin"})
     repo["hooks"] = [
-        {"id": store.next_id("hook"), "url": f"https://hooks.example.test/{plan.name}", "events": ["push", "issues"], "created_at": iso(created)}
+        {"id": store.next_id("hook"), "path": f"/_emulator/hook-receiver/{plan.name}", "events": ["push", "issues"], "created_at": iso(created)}
     ]
     store.add_repo(repo)
     if plan.fork_of:

@@ -590,7 +590,7 @@ def hook(r: dict[str, Any], h: dict[str, Any], store: Any, c: Urls) -> dict[str,
         "name": "web",
         "active": h.get("active", True),
         "events": list(h.get("events", ["push"])),
-        "config": {"content_type": "json", "insecure_ssl": "0", "url": h["url"]},
+        "config": {"content_type": "json", "insecure_ssl": "0", "url": f"{c.web}{h['path']}"},
         "updated_at": h["created_at"],
         "created_at": h["created_at"],
         "url": api,
@@ -624,10 +624,20 @@ def app(db: dict[str, Any], store: Any, c: Urls) -> dict[str, Any]:
 
 def installation(inst: dict[str, Any], db: dict[str, Any], store: Any, c: Urls) -> dict[str, Any]:
     account = store.user(inst["account"])
+    # GitHub's description of GET /app/installations says the account is a simple user *and* an
+    # enterprise (allOf), so it carries both sets of required properties.
+    account_json = user(account, c)
+    account_json.update(
+        name=account.get("name") or account["login"],
+        slug=account["login"],
+        website_url=None,
+        created_at=inst["created_at"],
+        updated_at=inst["created_at"],
+    )
     return {
         "id": inst["id"],
         "client_id": db["app"]["client_id"],
-        "account": user(account, c),
+        "account": account_json,
         "repository_selection": "all",
         "access_tokens_url": f"{c.api}/app/installations/{inst['id']}/access_tokens",
         "repositories_url": f"{c.api}/installation/repositories",
