@@ -191,6 +191,9 @@ def _discover(t: Target) -> None:
     s["user"] = {"user": user}
     busiest = max(repos, key=lambda r: (r.get("open_issues_count", 0), r.get("size", 0)))
     s["repo"] = {"owner": org, "repo": busiest["name"], "repo_id": busiest["id"]}
+    for repo in repos:
+        if repo.get("size", 1) == 0:  # the seed's empty repository: no commits, no pushed_at history
+            s.setdefault("empty_repo", {"owner": org, "repo": repo["name"], "repo_id": repo["id"]})
 
     # Each kind of record from the first repository (busiest first) that has one.
     ordered = [busiest] + [r for r in repos if r is not busiest]
@@ -238,7 +241,7 @@ def _discover(t: Target) -> None:
             s["topics"] = base
     missing = {
         "issue", "commented_issue", "paged_issues", "pull", "reviewed_pull", "commented_pull",
-        "release_asset", "label", "milestone", "topics",
+        "release_asset", "label", "milestone", "topics", "empty_repo",
     } - set(s)  # fmt: skip
     assert not missing, f"the tiny seed has none of: {sorted(missing)} (in {org}'s repositories)"
 
@@ -324,6 +327,7 @@ CASES = [
     Case("user-repos", "GET", "/users/{user}/repos", 200, subject="user", params={"per_page": 100}),
     Case("repo", "GET", "/repos/{owner}/{repo}", 200),
     Case("repo-by-id", "GET", "/repositories/{repo_id}", 200),
+    Case("repo-empty", "GET", "/repos/{owner}/{repo}", 200, subject="empty_repo"),
     # Issues
     Case("issues", "GET", "/repos/{owner}/{repo}/issues", 200, params={"state": "all", "per_page": 100}),
     Case(
@@ -495,8 +499,12 @@ def _foreign_urls(body: Any, origin: str, where: str = "$") -> list[str]:
             path = f"{where}.{key}"
             if key == "documentation_url":  # GitHub's error bodies point at docs.github.com
                 continue
+            if key == "config" and where.endswith("]"):  # a webhook's own target, not a GitHub URL
+                continue
             if (key == "url" or key.endswith("_url")) and isinstance(value, str) and "://" in value:
-                if not (value == origin or value.startswith(origin + "/")):
+                # git_url is git://host/owner/repo.git on GitHub: same host, its own scheme.
+                expected = "git://" + origin.split("://", 1)[1] if key == "git_url" else origin
+                if not (value == expected or value.startswith(expected + "/")):
                     found.append(f"{path}: {value}")
             else:
                 found += _foreign_urls(value, origin, path)
