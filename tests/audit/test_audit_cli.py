@@ -8,6 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from backhub_pipeline.cli import main
 from resources.audit import AuditLog, record_name
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,6 +26,13 @@ def _backhub(*args: str) -> subprocess.CompletedProcess[str]:
         env=env,
         timeout=60,
     )
+
+
+def _backhub_here(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """The same command in this process: cheaper, for behaviour beyond the exit code."""
+    code = main(["audit", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
 
 
 def _log(tmp_path: Path) -> tuple[str, AuditLog]:
@@ -51,28 +61,30 @@ def test_verify_exits_one_and_names_the_tampered_record(tmp_path: Path) -> None:
     assert "seq 2: edited" in result.stdout
 
 
-def test_verify_with_an_anchor_catches_a_truncated_tail(tmp_path: Path) -> None:
+def test_verify_with_an_anchor_catches_a_truncated_tail(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     url, _log_ = _log(tmp_path)
-    anchor = _backhub("--url", url, "head").stdout.strip()
+    _code, anchor, _err = _backhub_here(capsys, "--url", url, "head")
     (tmp_path / "audit" / record_name(4)).unlink()
     (tmp_path / "audit" / "head.json").unlink()
-    assert _backhub("--url", url, "verify").returncode == 0
-    result = _backhub("--url", url, "verify", "--anchor", anchor)
-    assert result.returncode == 1
-    assert "seq 4: deleted" in result.stdout
+    assert _backhub_here(capsys, "--url", url, "verify")[0] == 0
+    code, out, _err = _backhub_here(capsys, "--url", url, "verify", "--anchor", anchor.strip())
+    assert code == 1
+    assert "seq 4: deleted" in out
 
 
-def test_a_malformed_anchor_is_a_usage_error(tmp_path: Path) -> None:
+def test_a_malformed_anchor_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     url, _log_ = _log(tmp_path)
-    result = _backhub("--url", url, "verify", "--anchor", "nonsense")
-    assert result.returncode == 1
-    assert "expected SEQ:SHA256HEX" in result.stderr
+    code, _out, err = _backhub_here(capsys, "--url", url, "verify", "--anchor", "nonsense")
+    assert code == 1
+    assert "expected SEQ:SHA256HEX" in err
 
 
-def test_show_filters_and_tail_prints_the_newest(tmp_path: Path) -> None:
+def test_show_filters_and_tail_prints_the_newest(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     url, _log_ = _log(tmp_path)
-    shown = _backhub("--url", url, "show", "--customer", "globex", "--json")
-    assert [json.loads(line)["seq"] for line in shown.stdout.splitlines()] == [2, 4]
-    tail = _backhub("--url", url, "tail", "-n", "1")
-    assert tail.returncode == 0
-    assert tail.stdout.split()[:3] == ["4", tail.stdout.split()[1], "erase"]
+    _code, shown, _err = _backhub_here(capsys, "--url", url, "show", "--customer", "globex", "--json")
+    assert [json.loads(line)["seq"] for line in shown.splitlines()] == [2, 4]
+    code, tail, _err = _backhub_here(capsys, "--url", url, "tail", "-n", "1")
+    assert code == 0
+    assert tail.split()[0] == "4" and tail.split()[2] == "erase"

@@ -21,7 +21,7 @@ for i in range(count):
     log.append(actor=f"worker-{worker}", action="backup", outcome="ok", details={"i": i})
 """
 # Enough writers to collide often; fewer on S3, where every attempt is a few HTTP round trips.
-LOAD = {"file": (4, 15), "s3": (3, 8)}
+LOAD = {"file": (4, 12), "s3": (3, 6)}
 
 
 def test_concurrent_appends_from_processes_form_one_chain(log_url) -> None:
