@@ -251,9 +251,9 @@ class Git:
         """Bring the bare mirror at ``path`` up to date with every ref at ``url``; return its refs.
 
         Creates the mirror when absent. Fetches ``+refs/*:refs/*`` with ``--prune`` and ``--atomic``
-        (all refs move together or none do). ``env`` carries the credentials (or is a callable that
-        returns a fresh one, called before every attempt). Transient failures are retried with
-        exponential backoff and full jitter.
+        (all refs move together or none do). ``env`` carries the credentials; when it is a callable
+        (``InstallationClient.git_credentials()``) it is called again once if git is refused.
+        Transient failures are retried with exponential backoff and full jitter.
         """
         path = Path(path)
         display = _display_url(url)
@@ -264,8 +264,8 @@ class Git:
         what = f"fetch {display} into {path}"
         failures = 0
         auth_retried = False
+        attempt_env = env() if callable(env) else env
         while True:
-            attempt_env = env() if callable(env) else env
             result = self._run(
                 [
                     "fetch",
@@ -290,7 +290,8 @@ class Git:
                 raise GitHubError(f"{what}: TLS verification failed (is the CA bundle set?): {message}")
             if any(marker in lowered for marker in _AUTH):
                 if callable(env) and not auth_retried:
-                    auth_retried = True  # the token may have expired during a long fetch
+                    auth_retried = True  # the token was revoked or expired: ask for new credentials
+                    attempt_env = env()
                     continue
                 raise GitHubError(f"{what}: authentication refused: {message}", status=401)
             if "returned error: 403" in lowered:

@@ -23,7 +23,7 @@ import re
 import threading
 import time
 import urllib.parse
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -301,7 +301,7 @@ class _RestSession:
         ``/installation/repositories``); found automatically when the object has one list.
         """
         url: str | None = path
-        query: dict[str, Any] | None = {**(params or {}), "per_page": 100}
+        query: dict[str, Any] | None = {"per_page": 100, **(params or {})}
         while url is not None:
             reply = self._check("GET", url, self._get_reply(url, query))
             data = json.loads(reply.body) if reply.body else []
@@ -587,13 +587,16 @@ class InstallationClient(_RestSession):
         owner, repo = names.full_name(full_name)
         return f"{self._app.git_base_url}/{owner}/{repo}.wiki.git"
 
-    def git_environment(self) -> dict[str, str]:
+    def git_environment(self, *, renew: bool = False) -> dict[str, str]:
         """Environment for a git subprocess that authenticates as this installation.
 
         The token travels as an ``http.<url>.extraHeader`` scoped to the git host, through
         ``GIT_CONFIG_COUNT``/``GIT_CONFIG_KEY_n``/``GIT_CONFIG_VALUE_n``: never in argv (visible in
-        ``ps``), a URL, or a config file. A fresh (or still fresh) token each call.
+        ``ps``), a URL, or a config file. A token with at least 5 minutes left each call; ``renew``
+        mints a new one (after git was refused with the current one).
         """
+        if renew and self._token_value is not None:
+            self._expire_token(self._token_value)
         credentials = base64.b64encode(f"x-access-token:{self.token()}".encode()).decode("ascii")
         settings = [(f"http.{self._app.git_base_url}/.extraHeader", f"Authorization: Basic {credentials}")]
         if self._app.ca_bundle:
@@ -603,3 +606,15 @@ class InstallationClient(_RestSession):
             env[f"GIT_CONFIG_KEY_{index}"] = key
             env[f"GIT_CONFIG_VALUE_{index}"] = value
         return env
+
+    def git_credentials(self) -> Callable[[], dict[str, str]]:
+        """An ``env`` for ``Git.fetch_mirror``: the current token first, a newly minted one if git is
+        refused (the token was revoked or expired during the run)."""
+        calls = 0
+
+        def environment() -> dict[str, str]:
+            nonlocal calls
+            calls += 1
+            return self.git_environment(renew=calls > 1)
+
+        return environment

@@ -146,9 +146,13 @@ class Pacer:
 
     def _wait_for_window(self, what: str) -> None:
         with self._lock:
-            wait = self._resume_at - self.policy.now()
+            resume_at = self._resume_at
+            wait = resume_at - self.policy.now()
         if wait > 0:
             self._pause(what, wait, "GitHub rate limit exhausted; waiting until it resets", warn=True)
+            with self._lock:
+                if self._resume_at == resume_at:  # waited it out; the next answer says where we stand
+                    self._resume_at = 0.0
 
     def _pause(self, what: str, seconds: float, reason: str, *, warn: bool = False) -> None:
         if seconds > self.policy.max_wait:
