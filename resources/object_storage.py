@@ -357,12 +357,12 @@ def _s3_error(operation: str, exc: Exception) -> Exception:
         code = str(error.get("Code", ""))
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
         message = f"{operation}: {code or status} {error.get('Message', '')}".rstrip()
+        if code in _CONFIG or status == 403:  # before 404: NoSuchBucket is a 404 too
+            return ConfigurationError(message)
         if code in _NOT_FOUND or status == 404:
             return ObjectNotFoundError(message)
         if code in _RETRYABLE or status >= 500 or status == 429:
             return StorageUnavailableError(message)
-        if code in _CONFIG or status == 403:
-            return ConfigurationError(message)
         return StorageError(message)
     if isinstance(exc, BotoCoreError):
         # Connection refused/reset, timeouts, incomplete reads: the network, not the request.
