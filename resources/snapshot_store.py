@@ -596,7 +596,10 @@ class _BlobReader(io.RawIOBase):
         if prefix != BLOB_PREFIX:
             raw.close()
             raise self._corrupt(f"unsupported version/codec {prefix[6:].hex()}")
-        self._decrypting = keys.streaming_aead.new_decrypting_stream(raw, blob_aad(bid))
+        # Tink turns an exception raised by the source into "decryption failed": keep the original,
+        # so a dropped connection stays a retryable StorageUnavailableError, not corruption.
+        self._source = _SourceGuard(raw)
+        self._decrypting = keys.streaming_aead.new_decrypting_stream(self._source, blob_aad(bid))
         self._plain = zstandard.ZstdDecompressor().stream_reader(
             self._decrypting, read_size=CHUNK, read_across_frames=False, closefd=False
         )
@@ -616,6 +619,7 @@ class _BlobReader(io.RawIOBase):
         try:
             data = self._plain.read(len(buffer))
         except self._errors:
+            self._source.reraise()
             raise self._corrupt("authentication failed") from None
         if not data:
             self._finish()
@@ -630,6 +634,7 @@ class _BlobReader(io.RawIOBase):
         try:
             trailing = self._decrypting.read(1)  # authenticates the final segment, finds appended data
         except self._errors:
+            self._source.reraise()
             raise self._corrupt("authentication of the last segment failed") from None
         if trailing:
             raise self._corrupt("data after the end of the compressed stream")
@@ -644,6 +649,37 @@ class _BlobReader(io.RawIOBase):
                 self._decrypting.close()
             with contextlib.suppress(Exception):
                 self._raw.close()
+        super().close()
+
+
+class _SourceGuard(io.RawIOBase):
+    """Reads through to the stored object, remembering the first error the storage raised."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        super().__init__()
+        self._raw = raw
+        self.error: BaseException | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        try:
+            data = self._raw.read(len(buffer))
+        except BaseException as exc:
+            self.error = exc
+            raise
+        n = len(data)
+        buffer[:n] = data
+        return n
+
+    def reraise(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def close(self) -> None:
+        if not self.closed:
+            self._raw.close()
         super().close()
 
 

@@ -84,3 +84,28 @@ class TruncateOnRead(Wrapped):
 
     def open_reader(self, key: str) -> BinaryIO:
         return io.BytesIO(self.inner.get(key)[: -self.cut])
+
+
+class DropConnectionOnRead(Wrapped):
+    """Reads fail with a retryable error after ``after`` bytes, as a reset connection would."""
+
+    def __init__(self, inner: ObjectStorage, after: int) -> None:
+        super().__init__(inner)
+        self.after = after
+
+    def open_reader(self, key: str) -> BinaryIO:
+        return io.BufferedReader(_Dropping(self.inner.get(key), self.after, key))
+
+
+class _Dropping(io.RawIOBase):
+    def __init__(self, data: bytes, after: int, key: str) -> None:
+        super().__init__()
+        self._data, self._after, self._key = io.BytesIO(data), after, key
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self._data.tell() >= self._after:
+            raise StorageUnavailableError(f"read {self._key}: injected connection reset")
+        return self._data.readinto(memoryview(buffer)[: self._after - self._data.tell()])

@@ -6,10 +6,10 @@ import os
 
 import pytest
 
-from resources.errors import IntegrityError, SnapshotNotFoundError
+from resources.errors import IntegrityError, SnapshotNotFoundError, StorageUnavailableError
 from resources.snapshot_store import SnapshotStore
 from tests.store.conftest import StoreEnv
-from tests.store.faults import FlipBitOnRead, TruncateOnRead
+from tests.store.faults import DropConnectionOnRead, FlipBitOnRead, TruncateOnRead
 
 SEGMENT = 1024 * 1024
 PREFIX = 8  # BHBLOB, version, codec
@@ -187,3 +187,10 @@ def test_deleted_manifest_means_no_snapshot(env: StoreEnv, store: SnapshotStore)
     assert store.list_snapshots("acme") == {}
     with pytest.raises(SnapshotNotFoundError):
         store.read_manifest("acme", "2026-11-28", "issues")
+
+
+def test_connection_dropped_mid_blob_is_retryable_not_corruption(env: StoreEnv, stored: str) -> None:
+    store = env.store()
+    store.storage = DropConnectionOnRead(store.storage, SEGMENT + SEGMENT // 2)
+    with pytest.raises(StorageUnavailableError, match="injected connection reset"):
+        store.read_blob("acme", stored)
