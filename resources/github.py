@@ -137,11 +137,11 @@ def _counting_connection(base: type, counter: _Counter) -> type:
     Location carries them, so the follow-up request is sent with the query GitHub gave.
     """
 
-    class CountingConnection(base):  # type: ignore[misc,valid-type]
-        _redirect: str | None = None
+    pending = threading.local()  # the Requester shares one connection object between threads
 
+    class CountingConnection(base):  # type: ignore[misc,valid-type]
         def request(self, verb: str, url: str, *args: Any, **kwargs: Any) -> None:
-            redirect, self._redirect = self._redirect, None
+            redirect, pending.location = getattr(pending, "location", None), None
             if redirect is not None and "?" not in url and url == urllib.parse.urlsplit(redirect).path:
                 url = redirect
             super().request(verb, url, *args, **kwargs)
@@ -152,7 +152,7 @@ def _counting_connection(base: type, counter: _Counter) -> type:
             location = response.headers.get("location")
             if response.status == 301 and location:
                 parts = urllib.parse.urlsplit(location)
-                self._redirect = parts.path + (f"?{parts.query}" if parts.query else "")
+                pending.location = parts.path + (f"?{parts.query}" if parts.query else "")
             return response
 
     return CountingConnection

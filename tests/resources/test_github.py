@@ -410,3 +410,30 @@ def test_requests_made_counts_what_the_emulator_served(shared: EmulatorProcess) 
     assert client.requests_made == 2  # one mint, one page
     json.dumps(client.git_environment())  # no request: the token is still fresh
     assert client.requests_made == 2
+
+
+def test_tokens_never_reach_the_logs_even_at_debug_level(
+    shared: EmulatorProcess, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.DEBUG):
+        client = make_app(shared).installation_for(ORG)
+        client.labels(f"{ORG}/widgets")
+        env = client.git_environment()
+        Git(tmp_path / "cache", timeout_seconds=60).fetch_mirror(
+            tmp_path / "m.git", client.git_url(f"{ORG}/-dash"), env
+        )
+    token = client.token()
+    assert caplog.records and token not in caplog.text
+    assert base64.b64encode(f"x-access-token:{token}".encode()).decode() not in caplog.text
+
+
+def test_git_environment_scopes_the_header_to_the_git_host(shared: EmulatorProcess) -> None:
+    client = make_app(shared).installation_for(ORG)
+    env = client.git_environment()
+    token = client.token()
+
+    assert env["GIT_CONFIG_COUNT"] == "1" and env["GIT_TERMINAL_PROMPT"] == "0"
+    assert env["GIT_CONFIG_KEY_0"] == f"http.{shared.git_url}/.extraHeader"
+    credentials = base64.b64encode(f"x-access-token:{token}".encode()).decode()
+    assert env["GIT_CONFIG_VALUE_0"] == f"Authorization: Basic {credentials}"
+    assert client.git_environment(renew=True)["GIT_CONFIG_VALUE_0"] != env["GIT_CONFIG_VALUE_0"]
