@@ -124,6 +124,9 @@ class Handler(BaseHTTPRequestHandler):
     sys_version = ""
     emulator: Emulator  # set on the subclass made by make_server
 
+    def version_string(self) -> str:
+        return "GitHub.com"
+
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         if self.emulator.log:
             sys.stderr.write(f"emulator: {self.address_string()} - {format % args}\n")

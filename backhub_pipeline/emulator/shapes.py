@@ -78,7 +78,17 @@ def user_full(u: dict[str, Any], c: Urls) -> dict[str, Any]:
         updated_at=u.get("created_at", "2015-01-01T00:00:00Z"),
     )
     if u["type"] == "Organization":
-        out.update(description=u.get("description", ""), hooks_url=f"{c.api}/orgs/{u['login']}/hooks")
+        org = f"{c.api}/orgs/{u['login']}"
+        out.update(
+            url=org,
+            repos_url=f"{org}/repos",
+            events_url=f"{org}/events",
+            hooks_url=f"{org}/hooks",
+            issues_url=f"{org}/issues",
+            members_url=f"{org}/members{{/member}}",
+            public_members_url=f"{org}/public_members{{/member}}",
+            description=u.get("description", ""),
+        )
     return out
 
 
