@@ -176,6 +176,9 @@ class Spec:
             if method in item:
                 op = item[method]
                 return Operation(method, route.template, op.get("operationId", "?"), op.get("responses", {}))
+        aliased = _alias(concrete)
+        if aliased != concrete:
+            return self.operation(method, aliased)
         templates = ", ".join(r.template for r in candidates) or "none"
         raise ConformanceError(
             f"{method.upper()} {path}: no operation in GitHub's OpenAPI description "
@@ -268,13 +271,29 @@ _REPOSITORY_ALIAS = re.compile(r"^/repositories/\d+(?=/|$)")
 
 def normalise_path(path: str) -> str:
     """The spec-shaped path of a request: no scheme/host/query, no ``/api/v3``, ``/repositories/{id}``
-    mapped to ``/repos/{owner}/{repo}`` (GitHub serves later pages there; the description omits it)."""
+    mapped to ``/repos/{owner}/{repo}`` (GitHub serves later pages there; the description omits it).
+    ``/organizations/{id}/repos`` and ``/user/{id}/repos`` are mapped later, by :meth:`Spec.operation`."""
     concrete = urlsplit(path).path or "/"
     if concrete == "/api/v3" or concrete.startswith("/api/v3/"):
         concrete = concrete[len("/api/v3") :] or "/"
     if len(concrete) > 1:
         concrete = concrete.rstrip("/")
     return _REPOSITORY_ALIAS.sub("/repos/{owner}/{repo}", concrete)
+
+
+# Numeric-id forms GitHub puts in Link headers for later pages of account listings, which the
+# description does not list: /organizations/{id}/repos and /user/{id}/repos. Tried only when the path
+# matches no template as it is (/organizations/{org}/settings/... and /user/{account_id} do).
+_ACCOUNT_ALIASES = (
+    (re.compile(r"^/organizations/\d+(?=/)"), "/orgs/{org}"),
+    (re.compile(r"^/user/\d+(?=/)"), "/users/{username}"),
+)
+
+
+def _alias(concrete: str) -> str:
+    for pattern, replacement in _ACCOUNT_ALIASES:
+        concrete = pattern.sub(replacement, concrete)
+    return concrete
 
 
 @functools.cache
