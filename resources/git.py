@@ -294,12 +294,15 @@ class Git:
                     attempt_env = env()
                     continue
                 raise GitHubError(f"{what}: authentication refused: {message}", status=401)
-            if "returned error: 403" in lowered:
-                raise GitHubError(f"{what}: access refused: {message}", status=403)
             if any(marker in lowered for marker in _NOT_FOUND):
                 raise RemoteNotFoundError(f"{what}: the remote repository does not exist: {message}")
-            if any(marker in lowered for marker in _TRANSIENT):
+            # git shows a 403 without GitHub's reason: a secondary rate limit looks like a refusal,
+            # so it is retried like a transient failure and called a refusal only if it persists.
+            refused = "returned error: 403" in lowered
+            if refused or any(marker in lowered for marker in _TRANSIENT):
                 failures += 1
+                if failures > self.fetch_retries and refused:
+                    raise GitHubError(f"{what}: access refused {failures} times: {message}", status=403)
                 if failures > self.fetch_retries:
                     raise GitHubUnavailableError(f"{what}: failed {failures} times: {message}")
                 cap = self.retry_base_seconds * 2 ** (failures - 1)

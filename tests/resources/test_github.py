@@ -437,3 +437,13 @@ def test_git_environment_scopes_the_header_to_the_git_host(shared: EmulatorProce
     credentials = base64.b64encode(f"x-access-token:{token}".encode()).decode()
     assert env["GIT_CONFIG_VALUE_0"] == f"Authorization: Basic {credentials}"
     assert client.git_environment(renew=True)["GIT_CONFIG_VALUE_0"] != env["GIT_CONFIG_VALUE_0"]
+
+
+def test_git_fetch_recovers_from_every_kind_of_fault(fresh_emulator: EmulatorProcess, tmp_path: Path) -> None:
+    client = make_app(fresh_emulator).installation_for(ORG)
+    git = Git(tmp_path / "cache", timeout_seconds=60, retry_base_seconds=0.05)
+    env = client.git_environment()
+    expected = repo_state(fresh_emulator, ORG)["widgets"]["refs"]
+    for kind in ["secondary", "secondary_429", "502", "503", "reset"]:
+        fresh_emulator.control("POST", "faults", {"force": [kind]})
+        assert git.fetch_mirror(tmp_path / f"{kind}.git", client.git_url(f"{ORG}/widgets"), env) == expected
