@@ -30,6 +30,8 @@ class Settings:
     master_key_uri: str
     retention_days: int
     git_cache_dir: str
+    audit_url: str
+    clock_offset_days: int
     dagster_home: str
 
     @classmethod
@@ -37,11 +39,7 @@ class Settings:
         env = os.environ if environ is None else environ
         home = env.get("DAGSTER_HOME") or str(Path.cwd() / ".dagster_home")
         home_path = Path(home).resolve()
-        retention = env.get("BACKHUB_RETENTION_DAYS", str(DEFAULT_RETENTION_DAYS))
-        try:
-            retention_days = int(retention)
-        except ValueError:
-            raise ConfigurationError(f"BACKHUB_RETENTION_DAYS must be a whole number of days, got {retention!r}") from None
+        retention_days = _whole_number(env, "BACKHUB_RETENTION_DAYS", DEFAULT_RETENTION_DAYS)
         if retention_days < 1:
             raise ConfigurationError(f"BACKHUB_RETENTION_DAYS must be at least 1, got {retention_days}")
         return cls(
@@ -55,6 +53,8 @@ class Settings:
             master_key_uri=env.get("BACKHUB_MASTER_KEY_URI") or (home_path / "master-keyset.json").as_uri(),
             retention_days=retention_days,
             git_cache_dir=env.get("BACKHUB_GIT_CACHE_DIR") or str(home_path / "git-cache"),
+            audit_url=env.get("BACKHUB_AUDIT_URL") or (home_path / "audit").as_uri(),
+            clock_offset_days=_whole_number(env, "BACKHUB_CLOCK_OFFSET_DAYS", 0),
             dagster_home=str(home_path),
         )
 
@@ -70,3 +70,11 @@ class Settings:
         ]
         if missing:
             raise ConfigurationError(f"GitHub App not configured: set {', '.join(missing)}")
+
+
+def _whole_number(env: Mapping[str, str], name: str, default: int) -> int:
+    value = env.get(name) or str(default)
+    try:
+        return int(value)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a whole number, got {value!r}") from None

@@ -1,0 +1,100 @@
+"""One asset's capture of one (customer, date): what it stored, what it reused, what it cost.
+
+Every asset writes its blobs through a ``Capture`` and commits with ``Capture.commit``, which writes
+the manifest last (DESIGN.md section 5: a snapshot exists if and only if its manifest exists) and
+builds the metadata an operator sees in the UI.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+import time
+from os import PathLike
+from typing import Any
+
+import dagster as dg
+from dagster import AssetExecutionContext
+
+from assets.partitions import SnapshotKey
+from assets.policy import BackupPolicy
+from resources.clock import Clock
+from resources.snapshot_store import BlobRef, Manifest, SnapshotStore
+
+
+class Capture:
+    def __init__(self, context: AssetExecutionContext, store: SnapshotStore, clock: Clock, policy: BackupPolicy):
+        self.key = SnapshotKey.parse(context.partition_key)
+        policy.check_date(self.key.date, clock)
+        self.store = store
+        self.clock = clock
+        self.started_at: dt.datetime = clock.now()
+        self._started = time.monotonic()
+        self._lock = threading.Lock()
+        self._sizes: dict[str, int] = {}
+        self.new_bytes = 0
+        self.new_blobs = 0
+
+    @property
+    def customer(self) -> str:
+        return self.key.customer
+
+    @property
+    def date(self) -> str:
+        return self.key.date
+
+    def _record(self, ref: BlobRef) -> str:
+        with self._lock:
+            self._sizes[ref.id] = ref.size
+            if ref.new:
+                self.new_bytes += ref.stored_size
+                self.new_blobs += 1
+        return ref.id
+
+    def put(self, data: bytes) -> BlobRef:
+        ref = self.store.put_blob(self.customer, data)
+        self._record(ref)
+        return ref
+
+    def put_file(self, path: PathLike[str] | str) -> BlobRef:
+        ref = self.store.put_blob_file(self.customer, path)
+        self._record(ref)
+        return ref
+
+    def reuse(self, blob_id: str, size: int) -> str:
+        """Reference a blob an earlier snapshot stored; the manifest write checks it still exists."""
+        with self._lock:
+            self._sizes[blob_id] = size
+        return blob_id
+
+    @property
+    def logical_bytes(self) -> int:
+        return sum(self._sizes.values())
+
+    def previous(self, asset: str) -> Manifest | None:
+        return self.store.latest_manifest_before(self.customer, self.date, asset)
+
+    def commit(self, asset: str, body: dict[str, Any]) -> Manifest:
+        body = {
+            **body,
+            "capture_started_at": self.started_at.isoformat(),
+            "captured_at": self.clock.now().isoformat(),
+        }
+        return self.store.write_manifest(self.customer, self.date, asset, body, sorted(self._sizes))
+
+    def metadata(self, *, api_requests: int | None = None, **counts: Any) -> dict[str, Any]:
+        meta: dict[str, Any] = dict(counts)
+        meta["logical_bytes"] = dg.MetadataValue.int(self.logical_bytes)
+        meta["new_bytes_stored"] = dg.MetadataValue.int(self.new_bytes)
+        meta["new_blobs"] = dg.MetadataValue.int(self.new_blobs)
+        if api_requests is not None:
+            meta["api_requests"] = dg.MetadataValue.int(api_requests)
+        meta["captured_at"] = dg.MetadataValue.text(self.clock.now().isoformat())
+        meta["duration_seconds"] = dg.MetadataValue.float(round(time.monotonic() - self._started, 3))
+        return meta
+
+
+def canonical_json(value: Any) -> bytes:
+    """Deterministic JSON bytes: equal content gives an equal blob, so unchanged data costs nothing."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")

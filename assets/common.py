@@ -1,0 +1,36 @@
+"""What every backup asset shares: its partitions, group, retry and backfill policy.
+
+Modules that define assets, checks or sensors do not use ``from __future__ import annotations``:
+Dagster inspects the ``context`` annotation itself when the definition is built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import dagster as dg
+
+from assets.partitions import snapshot_partitions
+from resources.errors import PermanentError
+
+# Transient faults (GitHub 5xx after the client's own retries, the store briefly unavailable) are
+# retried by Dagster as a whole step: blobs are content-addressed and the manifest is written last,
+# so a retry redoes only what did not land.
+RETRY = dg.RetryPolicy(max_retries=2, delay=20, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
+
+# A backfill over any customers x dates runs one run per partition: each run is one customer's day,
+# limited per customer by dagster.yaml.
+BACKFILL = dg.BackfillPolicy.multi_run(max_partitions_per_run=1)
+
+ASSET_OPTIONS = dict(partitions_def=snapshot_partitions, group_name="backup", retry_policy=RETRY, backfill_policy=BACKFILL)
+
+
+@contextmanager
+def permanent_errors_fail_fast() -> Iterator[None]:
+    """A permanent error (bad date, bad name, corrupt data, refused credentials) is not retried: the
+    step fails at once with the error's own message, which names what is wrong."""
+    try:
+        yield
+    except PermanentError as exc:
+        raise dg.Failure(description=f"{type(exc).__name__}: {exc}", allow_retries=False) from exc

@@ -1,0 +1,85 @@
+"""The customer's repositories and what GitHub says about each: the list every other asset follows."""
+
+
+from typing import Any
+
+import dagster as dg
+from dagster import AssetExecutionContext
+
+from assets.capture import Capture, canonical_json
+from assets.common import ASSET_OPTIONS, permanent_errors_fail_fast
+from assets.policy import BackupPolicy
+from resources import names
+from resources.clock import Clock
+from resources.errors import GitHubError, InvalidNameError
+from resources.github import GitHubAppResource, InstallationClient
+from resources.snapshot_store import SnapshotStoreResource
+
+# Fields copied from the repository object into the manifest, for the other assets and for listings.
+SUMMARY_FIELDS = ("id", "full_name", "private", "fork", "archived", "disabled", "has_wiki", "has_issues",
+                  "default_branch", "size", "pushed_at")
+
+
+def repository_metadata(client: InstallationClient, raw: dict[str, Any]) -> dict[str, Any]:
+    """Everything the App may read about one repository beyond its git data and issues."""
+    full_name = raw["full_name"]
+    return {
+        "repository": raw,
+        "labels": client.labels(full_name),
+        "milestones": client.milestones(full_name),
+        "releases": client.releases(full_name),
+        "collaborators": client.collaborators(full_name),
+        "hooks": client.hooks(full_name),
+    }
+
+
+@dg.asset(**ASSET_OPTIONS, kinds={"github"})
+def inventory(
+    context: AssetExecutionContext,
+    github: GitHubAppResource,
+    store: SnapshotStoreResource,
+    clock: Clock,
+    policy: BackupPolicy,
+) -> dg.MaterializeResult:
+    """The customer's repositories with their metadata (repo object, topics, labels, milestones,
+    releases, and collaborators and hooks where the App may read them)."""
+    with permanent_errors_fail_fast():
+        return capture_inventory(Capture(context, store.get_client(), clock, policy), github, context)
+
+
+def capture_inventory(capture: Capture, github: GitHubAppResource, context: AssetExecutionContext) -> dg.MaterializeResult:
+    client = github.get_client().installation_for(capture.customer)
+    before = client.requests_made
+    entries: list[dict[str, Any]] = []
+    for raw in sorted(client.repositories(), key=lambda repo: repo["id"]):
+        entry: dict[str, Any] = {field: raw.get(field) for field in SUMMARY_FIELDS}
+        try:
+            names.full_name(raw["full_name"])
+            ref = capture.put(canonical_json(repository_metadata(client, raw)))
+            entry.update(blob=ref.id, blob_size=ref.size)
+        except InvalidNameError as exc:
+            entry["reason"] = f"skipped: {exc}"
+            context.log.warning(f"skipping repository id {raw.get('id')}: {exc}")
+        except GitHubError as exc:
+            if exc.status not in (404, 410):
+                raise
+            entry["reason"] = f"gone: GitHub answered {exc.status} while reading its metadata"
+        entries.append(entry)
+    requests = client.requests_made - before
+    capture.commit("inventory", {"installation_id": client.installation.id, "repositories": entries,
+                                 "api_requests": requests})
+    skipped = sum(1 for entry in entries if "reason" in entry)
+    return dg.MaterializeResult(
+        metadata=capture.metadata(
+            api_requests=requests,
+            repositories=dg.MetadataValue.int(len(entries)),
+            skipped=dg.MetadataValue.int(skipped),
+            private=dg.MetadataValue.int(sum(1 for entry in entries if entry.get("private"))),
+            archived=dg.MetadataValue.int(sum(1 for entry in entries if entry.get("archived"))),
+        )
+    )
+
+
+def backed_up_repositories(inventory_body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The inventory entries the other assets must cover (those with a recorded reason are reported as such)."""
+    return list(inventory_body.get("repositories", []))

@@ -1,0 +1,81 @@
+"""The Great Expectations suite for one snapshot's issues table (DESIGN.md section 4).
+
+Called directly from the asset check with great-expectations 1.x (dagster-ge pins the 0.x line).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+COLUMNS = ["repository", "number", "id", "state", "created_at", "updated_at", "comments", "stored_comments"]
+
+
+def issues_table(rows: Iterable[tuple[str, dict[str, Any]]]) -> pd.DataFrame:
+    """One row per stored issue or pull request: what GitHub said and what we stored."""
+    table = [
+        {
+            "repository": repository,
+            "number": record["number"],
+            "id": (record.get("issue") or {}).get("id"),
+            "state": (record.get("issue") or {}).get("state"),
+            "created_at": (record.get("issue") or {}).get("created_at"),
+            "updated_at": (record.get("issue") or {}).get("updated_at"),
+            "comments": (record.get("issue") or {}).get("comments"),
+            "stored_comments": len(record.get("comments", [])),
+        }
+        for repository, record in rows
+    ]
+    frame = pd.DataFrame(table, columns=COLUMNS)
+    for column in ("created_at", "updated_at"):
+        frame[column] = pd.to_datetime(frame[column], utc=True)
+    return frame
+
+
+@dataclass(frozen=True)
+class Outcome:
+    expectation: str
+    success: bool
+    unexpected_count: int
+    examples: list[str]
+
+
+def validate_issues(frame: pd.DataFrame) -> list[Outcome]:
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")  # never phone home from a backup worker
+    import great_expectations as gx  # heavy: imported only when a check runs
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    batch = (
+        context.data_sources.add_pandas("snapshot")
+        .add_dataframe_asset("issues")
+        .add_batch_definition_whole_dataframe("all")
+        .get_batch(batch_parameters={"dataframe": frame})
+    )
+    expect = gx.expectations
+    suite = gx.ExpectationSuite(name="issues")
+    for expectation in (
+        expect.ExpectCompoundColumnsToBeUnique(column_list=["repository", "number"]),
+        expect.ExpectColumnValuesToNotBeNull(column="id"),
+        expect.ExpectColumnValuesToBeInSet(column="state", value_set=["open", "closed"]),
+        expect.ExpectColumnPairValuesAToBeGreaterThanB(column_A="updated_at", column_B="created_at", or_equal=True),
+        expect.ExpectColumnPairValuesToBeEqual(column_A="comments", column_B="stored_comments"),
+    ):
+        suite.add_expectation(expectation)
+    if frame.empty:
+        return [Outcome(expectation="table", success=True, unexpected_count=0, examples=[])]
+    result = batch.validate(suite)
+    return [
+        Outcome(
+            expectation=item.expectation_config.type,
+            success=bool(item.success),
+            unexpected_count=int(item.result.get("unexpected_count") or 0),
+            examples=[str(value) for value in (item.result.get("partial_unexpected_list") or [])[:5]],
+        )
+        for item in result.results
+    ]

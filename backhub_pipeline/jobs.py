@@ -1,0 +1,15 @@
+"""Jobs: the daily snapshot of one (customer, date) partition, assets and checks together."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from assets.partitions import snapshot_partitions
+
+snapshot_job = dg.define_asset_job(
+    "snapshot_job",
+    selection=dg.AssetSelection.groups("backup"),
+    partitions_def=snapshot_partitions,
+    description="Snapshot one customer's GitHub data for one date: inventory, git data, issues, wikis, checks.",
+)
+JOBS = [snapshot_job]

@@ -1,0 +1,71 @@
+"""Sensors that keep partitions in step with the world and start the daily snapshots.
+
+Each returns a ``SensorResult`` whose run requests carry deterministic run keys (``customer|date``), so
+a tick that runs twice requests nothing twice, and says why when it skips.
+"""
+
+
+import json
+
+import dagster as dg
+
+from assets.partitions import SnapshotKey, customer_partitions, date_partitions
+from backhub_pipeline.jobs import snapshot_job
+from resources.clock import Clock
+from resources.errors import InvalidNameError
+from resources.github import GitHubAppResource, Installation
+
+
+def _customer_of(installation: Installation) -> str | None:
+    from resources import names
+
+    try:
+        return names.customer(installation.account.lower())
+    except InvalidNameError:
+        return None
+
+
+@dg.sensor(minimum_interval_seconds=300, default_status=dg.DefaultSensorStatus.RUNNING)
+def customers_sensor(context: dg.SensorEvaluationContext, github: GitHubAppResource) -> dg.SensorResult | dg.SkipReason:
+    """Adds a ``customer`` partition for every new installation of the GitHub App.
+
+    Uninstalled customers keep their key: their snapshots stay visible until they expire or are erased.
+    """
+    known = set(context.instance.get_dynamic_partitions(customer_partitions.name))
+    current = {customer for customer in map(_customer_of, github.get_client().installations()) if customer}
+    new = sorted(current - known)
+    context.update_cursor(json.dumps(sorted(current)))
+    if not new:
+        return dg.SkipReason(f"all {len(current)} installations already have a customer partition")
+    context.log.info(f"adding customers: {', '.join(new)}")
+    return dg.SensorResult(dynamic_partitions_requests=[customer_partitions.build_add_request(new)])
+
+
+@dg.sensor(job=snapshot_job, minimum_interval_seconds=300, default_status=dg.DefaultSensorStatus.RUNNING)
+def daily_snapshot_sensor(
+    context: dg.SensorEvaluationContext, github: GitHubAppResource, clock: Clock
+) -> dg.SensorResult | dg.SkipReason:
+    """Each UTC day: adds the date key and requests one snapshot run per installed customer.
+
+    The cursor is ``{"date": ..., "requested": [...]}``: customers already requested for that date are
+    not asked for again, and a customer installed later in the day still gets its run.
+    """
+    today = clock.today()
+    cursor = json.loads(context.cursor) if context.cursor else {}
+    requested = set(cursor.get("requested", [])) if cursor.get("date") == today else set()
+    customers = set(context.instance.get_dynamic_partitions(customer_partitions.name))
+    installed = {customer for customer in map(_customer_of, github.get_client().installations()) if customer}
+    due = sorted((customers & installed) - requested)
+    partition_requests = []
+    if not context.instance.has_dynamic_partition(date_partitions.name, today):
+        partition_requests.append(date_partitions.build_add_request([today]))
+    if not due and not partition_requests:
+        return dg.SkipReason(f"every installed customer already has a run for {today}")
+    context.update_cursor(json.dumps({"date": today, "requested": sorted(requested | set(due))}))
+    runs = [
+        dg.RunRequest(run_key=str(key), partition_key=key.partition_key)
+        for key in (SnapshotKey(customer=customer, date=today) for customer in due)
+    ]
+    return dg.SensorResult(run_requests=runs, dynamic_partitions_requests=partition_requests)
+
+SENSORS = [customers_sensor, daily_snapshot_sensor]

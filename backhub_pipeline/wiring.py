@@ -1,0 +1,36 @@
+"""Resources built from the one set of settings, for the code location and the CLI alike."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dagster as dg
+
+from assets.policy import BackupPolicy
+from backhub_pipeline.settings import Settings
+from resources.clock import Clock
+from resources.git import GitResource
+from resources.github import GitHubAppResource
+from resources.snapshot_store import SnapshotStoreResource
+
+
+def resources_from(settings: Settings) -> dict[str, Any]:
+    """Every resource the definitions need. GitHub App credentials resolve from the environment at
+    run time (``EnvVar``), so loading the code location needs none of them."""
+    return {
+        "github": GitHubAppResource(
+            api_url=settings.github_api_url,
+            app_id=dg.EnvVar("BACKHUB_GITHUB_APP_ID"),
+            private_key_path=dg.EnvVar("BACKHUB_GITHUB_APP_PRIVATE_KEY_PATH"),
+            ca_bundle=settings.ca_bundle,
+        ),
+        "git": GitResource(cache_dir=settings.git_cache_dir),
+        "store": SnapshotStoreResource(
+            store_url=settings.store_url,
+            keyring_url=settings.keyring_url,
+            master_key_uri=settings.master_key_uri,
+            s3_endpoint_url=settings.s3_endpoint_url,
+        ),
+        "clock": Clock(offset_days=settings.clock_offset_days),
+        "policy": BackupPolicy(retention_days=settings.retention_days),
+    }

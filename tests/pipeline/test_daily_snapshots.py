@@ -1,0 +1,74 @@
+"""Daily snapshots end to end: emulator + moto S3 + the real Dagster instance, through the CLI path."""
+
+from __future__ import annotations
+
+import pytest
+
+from assets.partitions import SnapshotKey
+from backhub_pipeline.snapshots import take_snapshots
+
+pytestmark = pytest.mark.slow
+
+
+def _by_customer(summaries):
+    return {summary.customer: summary for summary in summaries}
+
+
+def test_two_days_are_complete_and_the_second_is_incremental(backhub) -> None:
+    day1 = _by_customer(backhub.snapshot())
+    for summary in day1.values():
+        assert summary.success, summary.error
+        assert summary.checks_failed == []
+        assert summary.checks_passed >= 9
+        assert summary.repositories > 0
+
+    backhub.next_day()
+    day2 = _by_customer(backhub.snapshot())
+    for customer, summary in day2.items():
+        assert summary.success, summary.error
+        assert summary.checks_failed == []
+        first, second = day1[customer], summary
+        # Day 2 asks GitHub only for what changed and stores only new bytes.
+        assert second.assets["issues"]["api_requests"] < first.assets["issues"]["api_requests"]
+        assert second.stored_bytes < first.stored_bytes / 2
+        assert second.assets["repositories"]["full_bundles"] < first.assets["repositories"]["full_bundles"]
+
+    store = backhub.store()
+    for customer in backhub.customers:
+        snapshots = store.list_snapshots(customer)
+        assert len(snapshots) == 2
+        for date, assets in snapshots.items():
+            assert sorted(assets) == ["inventory", "issues", "repositories", "wikis"], date
+
+
+def test_snapshot_records_what_github_has(backhub) -> None:
+    summaries = _by_customer(backhub.snapshot())
+    truth = backhub.emulator.state()
+    store = backhub.store()
+    for customer, summary in summaries.items():
+        assert summary.success, summary.error
+        manifest = store.read_manifest(customer, backhub.today(), "repositories")
+        entries = {entry["full_name"]: entry for entry in manifest.body["repositories"].values()}
+        account = next(acc for name, acc in truth["accounts"].items() if name.lower() == customer)
+        wikis = {entry["full_name"]: entry
+                 for entry in store.read_manifest(customer, backhub.today(), "wikis").body["repositories"].values()}
+        assert sorted(entries) == sorted(repo["full_name"] for repo in account["repositories"].values())
+        for repo in account["repositories"].values():
+            assert entries[repo["full_name"]].get("tips", {}) == repo["refs"], repo["full_name"]
+            assert wikis[repo["full_name"]]["state"] == repo["wiki"]["state"], repo["full_name"]
+            if repo["wiki"]["state"] == "populated":
+                assert wikis[repo["full_name"]]["tips"] == repo["wiki"]["refs"]
+
+
+def test_a_future_date_is_refused_and_leaves_no_snapshot(backhub) -> None:
+    import datetime as dt
+
+    tomorrow = (dt.date.fromisoformat(backhub.today()) + dt.timedelta(days=1)).isoformat()
+    customer = backhub.customers[0]
+    with backhub.instance() as instance:
+        from backhub_pipeline.definitions import defs
+
+        [summary] = take_snapshots(instance, defs(), [SnapshotKey(customer, tomorrow)])
+    assert not summary.success
+    assert "in the future" in (summary.error or "")
+    assert backhub.store().list_snapshots(customer) == {}
