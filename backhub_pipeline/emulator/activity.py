@@ -130,14 +130,19 @@ class Day:
             return
         busy = self.rng.sample(repos, min(len(repos), 3))
         for i, repo in enumerate(busy):
-            self.git_day(repo, branch=i == 0, force=i == 1 or len(busy) == 1)
+            self.git_day(repo, branch=i == 0)
             self.issues_day(repo)
             self.pulls_day(repo)
+        candidates = list(repos)
+        self.rng.shuffle(candidates)
+        for repo in candidates:
+            if self.force_push(repo):
+                break
         wikis = [r for r in repos if self.store.wiki_state(r) == "populated"]
         if wikis:
             self.wiki_page(self.rng.choice(wikis))
 
-    def git_day(self, repo: dict[str, Any], branch: bool, force: bool) -> None:
+    def git_day(self, repo: dict[str, Any], branch: bool) -> None:
         git_dir = self.store.git_dir(repo)
         refs = Store.read_refs(git_dir)
         main = f"refs/heads/{repo.get('default_branch', 'main')}"
@@ -154,20 +159,28 @@ class Day:
             name = f"topic/day-{self.number}"
             s.commit(f"refs/heads/{name}", f"Start {name}", self.git_when(), who, {"topic.md": "🌱\n"}, parent=tip)
             self.summary["branches"].append(f"{self.store.full_name(repo)}:{name}")
-        forced = False
-        develop = refs.get("refs/heads/develop")
-        if force and develop:
-            parent = subprocess.run(["git", f"--git-dir={git_dir}", "rev-parse", "--verify", "--quiet", f"{develop}^"],
-                                    capture_output=True, text=True).stdout.strip()
-            if parent:
-                s.commit("refs/heads/develop", f"Rewrite develop (day {self.number})", self.git_when(), who,
-                         {"REWRITTEN.md": f"force-pushed on day {self.number}\n"}, parent=parent)
-                forced = True
         gitgen.run_fast_import(git_dir, s, force=True)
-        if forced:
-            self.summary["force_pushed"].append({"repo": self.store.full_name(repo), "ref": "refs/heads/develop", "lost": develop})
         repo["pushed_at"] = self.moment()
         repo["updated_at"] = repo["pushed_at"]
+
+    def force_push(self, repo: dict[str, Any]) -> bool:
+        """Rewrite ``develop`` from its parent: the old tip becomes unreachable. False if not possible."""
+        git_dir = self.store.git_dir(repo)
+        develop = Store.read_refs(git_dir).get("refs/heads/develop")
+        if not develop:
+            return False
+        parent = subprocess.run(["git", f"--git-dir={git_dir}", "rev-parse", "--verify", "--quiet", f"{develop}^"],
+                                capture_output=True, text=True).stdout.strip()
+        if not parent:
+            return False
+        s = Stream()
+        s.commit("refs/heads/develop", f"Rewrite develop (day {self.number})", self.git_when(),
+                 _author(self.rng.choice(self.people), self.store),
+                 {"REWRITTEN.md": f"force-pushed on day {self.number}\n"}, parent=parent)
+        gitgen.run_fast_import(git_dir, s, force=True)
+        self.summary["force_pushed"].append({"repo": self.store.full_name(repo), "ref": "refs/heads/develop", "lost": develop})
+        repo["pushed_at"] = self.moment()
+        return True
 
     def issues_day(self, repo: dict[str, Any]) -> None:
         if not repo.get("has_issues", True):

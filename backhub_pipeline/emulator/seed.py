@@ -574,7 +574,9 @@ def _build_git(store: Store, repo: dict[str, Any], plan: RepoPlan, pulls: list[d
                        {f"blobs/extra-{big_left}.bin": random.Random(f"big:{repo['id']}:{big_left}").randbytes(chunk << 20)}, parent=tip)
         big_left -= chunk
         marks.append(tip)
-    s.reset("refs/heads/develop", marks[max(0, len(marks) - 2)])
+    # develop carries one commit of its own, so that a force-push of it loses an object for real.
+    s.commit("refs/heads/develop", "Work in progress on develop ✎", when, who[3],
+             {"WIP.md": "unfinished ünï\n"}, parent=marks[max(0, len(marks) - 2)])
     s.reset("refs/tags/v0.1.0", marks[0])
     s.tag("v1.0.0", marks[-1], "Release 1.0 — annotated tag ✓\n", when, who[1])
     for rel in repo.get("releases", []):

@@ -118,7 +118,7 @@ class Store:
         return datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=self.db.get("clock_offset", 0))
 
     def set_now(self, moment: datetime) -> None:
-        self.db["clock_offset"] = int((moment - datetime.now(UTC)).total_seconds())
+        self.db["clock_offset"] = round((moment - datetime.now(UTC).replace(microsecond=0)).total_seconds())
 
     # ---- ids and lookups ---------------------------------------------------------------------------
     def next_id(self, kind: str) -> int:
