@@ -45,6 +45,9 @@ API_VERSION = "2022-11-28"
 # permission an installation lacks makes GitHub refuse the token).
 REQUIRED_READ_PERMISSIONS = ("contents", "metadata", "issues", "pull_requests")
 OPTIONAL_READ_PERMISSIONS = ("repository_hooks",)
+# What a restore to GitHub writes: a new repository, its git data, labels, milestones, issues, comments.
+# Only a client built with ``write=RESTORE_WRITE_PERMISSIONS`` asks for them; backups never do.
+RESTORE_WRITE_PERMISSIONS = ("administration", "contents", "issues")
 TOKEN_REFRESH_MARGIN_SECONDS = 300
 _NEXT_LINK = re.compile(r'<([^>]+)>\s*;\s*rel="next"')
 
@@ -380,11 +383,15 @@ class GitHubApp(_RestSession):
         data = self.get_json(f"/app/installations/{int(installation_id)}")
         return InstallationClient(self, self._remember(data))
 
-    def installation_for(self, account: str) -> InstallationClient:
-        """The installation on ``account`` (a login, matched case-insensitively)."""
+    def installation_for(self, account: str, *, write: tuple[str, ...] = ()) -> InstallationClient:
+        """The installation on ``account`` (a login, matched case-insensitively).
+
+        ``write`` names permissions its tokens ask for as "write" (a restore to GitHub); every
+        other permission stays read-only.
+        """
         for installation in self.installations():
             if installation.account.lower() == account.lower():
-                return InstallationClient(self, installation)
+                return InstallationClient(self, installation, write=write)
         raise GitHubError(f"GitHub App {self.app_id} is not installed on {account!r}", status=404)
 
     def _remember(self, data: dict) -> Installation:
@@ -409,7 +416,10 @@ def _derive_git_url(api_url: str) -> str:
 
 
 class InstallationClient(_RestSession):
-    """REST reads and git credentials for one installation, with a read-only token minted on demand."""
+    """REST calls and git credentials for one installation, with a token minted on demand.
+
+    Tokens are read-only unless the client was built with ``write`` permissions (restore only).
+    """
 
     def __init__(
         self,
@@ -417,8 +427,10 @@ class InstallationClient(_RestSession):
         installation: Installation,
         *,
         etag_cache: MutableMapping[str, tuple[str, str]] | None = None,
+        write: tuple[str, ...] = (),
     ) -> None:
         self.installation = installation
+        self.write_permissions = tuple(write)
         self._app = app
         self._pacer = Pacer(app.policy)
         self._counter = _Counter()
@@ -454,7 +466,9 @@ class InstallationClient(_RestSession):
         wanted += [name for name in OPTIONAL_READ_PERMISSIONS if granted and name in granted]
         if granted:
             wanted = [name for name in wanted if name in granted]
-        return {name: "read" for name in wanted}
+        requested = {name: "read" for name in wanted}
+        requested.update({name: "write" for name in self.write_permissions})
+        return requested
 
     def _mint(self) -> None:
         url = f"/app/installations/{self.installation.id}/access_tokens"
@@ -504,6 +518,24 @@ class InstallationClient(_RestSession):
             if reply.status == 200 and reply.headers.get("etag"):
                 self.etag_cache[cache_key] = (reply.headers["etag"], reply.body)
         return reply
+
+    def send_json(self, verb: str, path: str, body: Any = None) -> Any:
+        """POST, PATCH or PUT ``body`` as JSON; GitHub's decoded answer. Needs a ``write`` client.
+
+        Paced and retried like reads (``Pacer``: 5xx, rate limits); a token rejected mid-run is
+        minted once more; a refusal is a ``GitHubError`` carrying GitHub's status and message.
+        """
+        if verb not in ("POST", "PATCH", "PUT"):
+            raise ValueError(f"send_json: unsupported method {verb!r}")
+        for attempt in (1, 2):
+            token = self.token()
+            reply = self._send(self._token_api, verb, path, body=body)
+            if reply.status == 401 and attempt == 1:
+                self._expire_token(token)
+                continue
+            break
+        reply = self._check(verb, path, reply)
+        return json.loads(reply.body) if reply.body else None
 
     def _repo_path(self, full_name: str) -> str:
         owner, repo = names.full_name(full_name)
