@@ -1,7 +1,7 @@
 """Git: a cache of bare mirrors, and the bundle chains snapshots keep git data in.
 
     GitResource   Dagster configuration: the mirror cache directory, the command timeout
-      └── Git     fetch_mirror / seed_mirror / create_bundle / restore_chain / unreachable_since / fsck
+      └── Git     fetch_mirror / push / seed_mirror / create_bundle / restore_chain / unreachable_since / fsck
 
 Every git command runs the same way (``Git._run``): ``git --git-dir=<absolute path>`` (no repository
 discovery), ``-c protocol.version=2``, hooks pointed at ``/dev/null``, no credential helper or askpass,
@@ -309,6 +309,43 @@ class Git:
                 self._sleep(random.uniform(0.0, cap))
                 continue
             raise GitHubError(f"{what}: {message}")
+
+    def push(self, path: Path, url: str, env: Mapping[str, str], refspecs: Iterable[str]) -> None:
+        """Push ``refspecs`` of the bare repository at ``path`` to ``url``, all or none (``--atomic``).
+
+        Used by a restore to GitHub. ``env`` carries the credentials, as for ``fetch_mirror``; the
+        refspecs are given on argv after ``--`` (``+refs/heads/*:refs/heads/*`` and the like).
+        """
+        path = Path(path)
+        display = _display_url(url)
+        specs = list(refspecs)
+        for spec in specs:
+            source, _, destination = spec.lstrip("+").partition(":")
+            for name in (source, destination or source):
+                names.ref(name.replace("*", "x"))
+        what = f"push {path} to {display}"
+        result = self._run(
+            ["push", "--atomic", "--porcelain", "--quiet", "--", url, *specs],
+            git_dir=path,
+            env=env,
+            what=what,
+            check=False,
+        )
+        if result.returncode == 0:
+            return
+        message = _stderr(result, secrets=_secrets_in(env)) + " " + redact(_text(result.stdout), _secrets_in(env))
+        lowered = message.lower()
+        if any(marker in lowered for marker in _TLS):
+            raise GitHubError(f"{what}: TLS verification failed (is the CA bundle set?): {message}")
+        if any(marker in lowered for marker in _AUTH):
+            raise GitHubError(f"{what}: authentication refused: {message}", status=401)
+        if any(marker in lowered for marker in _NOT_FOUND):
+            raise RemoteNotFoundError(f"{what}: the remote repository does not exist: {message}")
+        if "returned error: 403" in lowered:
+            raise GitHubError(f"{what}: access refused: {message}", status=403)
+        if any(marker in lowered for marker in _TRANSIENT):
+            raise GitHubUnavailableError(f"{what}: {message}")
+        raise GitHubError(f"{what}: {message}")
 
     def refs(self, path: Path) -> dict[str, str]:
         """Every ref under ``refs/`` and the object id it points at."""
