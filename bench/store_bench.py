@@ -7,8 +7,10 @@ then times, each in a fresh child process so every peak RSS is that of the proce
 
     plain-up    boto3 ``upload_file`` of the file (s3transfer: multipart, threads)
     store       ``SnapshotStore.put_blob_file`` (HMAC + zstd + Tink streaming AEAD + multipart upload)
-    plain-down  boto3 ``download_file`` of the plain object
+    plain-down  boto3 ``get_object`` of the plain object streamed to a file (one GET, like ``read``)
     read        ``SnapshotStore.copy_blob_to`` (download + decrypt + decompress + re-hash) to a file
+    local-store, local-read   the same two on a ``file://`` store on local disk: the pipeline's own
+                cost (hash + zstd + Tink) without a network or a server in the way
 
 and prints the ratios (store / plain) and peak RSS. Results go in bench/README.md by hand.
 """
@@ -20,6 +22,7 @@ import json
 import os
 import platform
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -56,18 +59,26 @@ def child(args: argparse.Namespace) -> None:
     keyring = Keyring.from_urls(f"s3://{KEYS}/keyring", os.environ["BENCH_KMS"], s3_endpoint_url=endpoint)
     store = SnapshotStore.from_urls(f"s3://{BUCKET}/store", keyring, s3_endpoint_url=endpoint)
     keyring.customer_keys("bench", create=True)
+    local = SnapshotStore.from_urls(Path(os.environ["BENCH_LOCAL"]).as_uri(), keyring)
     baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     start = time.perf_counter()
     result: dict[str, object] = {}
     if args.child == "plain-up":
         s3.upload_file(args.path, BUCKET, "plain/blob")
     elif args.child == "plain-down":
-        s3.download_file(BUCKET, "plain/blob", args.out)
+        body = s3.get_object(Bucket=BUCKET, Key="plain/blob")["Body"]
+        with open(args.out, "wb") as f:
+            shutil.copyfileobj(body, f, 1024 * 1024)
     elif args.child == "store":
         ref = store.put_blob_file("bench", args.path)
         result.update(blob_id=ref.id, stored_size=ref.stored_size, new=ref.new)
     elif args.child == "read":
         result["bytes"] = store.copy_blob_to("bench", args.blob_id, args.out)
+    elif args.child == "local-store":
+        ref = local.put_blob_file("bench", args.path)
+        result.update(blob_id=ref.id, stored_size=ref.stored_size, new=ref.new)
+    elif args.child == "local-read":
+        result["bytes"] = local.copy_blob_to("bench", args.blob_id, args.out)
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"seconds": seconds, "baseline_rss_mib": baseline, "peak_rss_mib": peak, **result}))
@@ -108,7 +119,12 @@ def main() -> None:
         boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket=BUCKET)
         boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket=KEYS)
         arn = boto3.client("kms", endpoint_url=endpoint).create_key()["KeyMetadata"]["Arn"]
-        env = {**os.environ, "BENCH_ENDPOINT": endpoint, "BENCH_KMS": f"aws-kms://{arn}"}
+        env = {
+            **os.environ,
+            "BENCH_ENDPOINT": endpoint,
+            "BENCH_KMS": f"aws-kms://{arn}",
+            "BENCH_LOCAL": str(work / "local-store"),
+        }
         size = args.size_mib * 1024 * 1024
         data = work / "data.bin"
         make_data(data, size)
@@ -116,6 +132,7 @@ def main() -> None:
             "plain-up": run_child(env, "--child", "plain-up", "--path", str(data)),
             "store": run_child(env, "--child", "store", "--path", str(data)),
         }
+        results["local-store"] = run_child(env, "--child", "local-store", "--path", str(data))
         (work / "data.bin").unlink()
         results["plain-down"] = run_child(env, "--child", "plain-down", "--out", str(work / "plain.out"))
         (work / "plain.out").unlink()
@@ -123,6 +140,11 @@ def main() -> None:
             env, "--child", "read", "--out", str(work / "read.out"), "--blob-id", str(results["store"]["blob_id"])
         )
         (work / "read.out").unlink()
+        results["local-read"] = run_child(
+            env, "--child", "local-read", "--out", str(work / "read.out"), "--blob-id", str(results["store"]["blob_id"])
+        )
+        (work / "read.out").unlink()
+        shutil.rmtree(work / "local-store")
     finally:
         server.stop()
 

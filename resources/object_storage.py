@@ -17,6 +17,7 @@ import contextlib
 import datetime as dt
 import io
 import os
+import queue
 import re
 import tempfile
 import threading
@@ -46,6 +47,9 @@ _TMP_PREFIX = ".tmp-"
 PART_SIZE = 8 * 1024 * 1024
 #: Parts uploaded at once per writer; memory per writer is about PART_SIZE * (MAX_IN_FLIGHT + 1).
 MAX_IN_FLIGHT = 2
+#: Reads from S3 go in chunks this size, up to READ_AHEAD of them fetched ahead of the reader.
+_READ_CHUNK = 1024 * 1024
+READ_AHEAD = 4
 
 
 class ObjectNotFoundError(PermanentError):
@@ -440,7 +444,8 @@ class S3Storage(ObjectStorage):
             response = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
         except Exception as exc:
             raise _s3_error(f"read {key}", exc) from exc
-        return _S3Reader(response["Body"], key)
+        reader = _S3Reader(response["Body"], key, response.get("ContentLength", 0))
+        return io.BufferedReader(reader, buffer_size=_READ_CHUNK)  # type: ignore[return-value]
 
     def stat(self, key: str) -> ObjectInfo:
         try:
@@ -516,35 +521,71 @@ class S3Storage(ObjectStorage):
 
 
 class _S3Reader(io.RawIOBase):
-    """botocore's StreamingBody as a plain raw stream, with errors translated."""
+    """botocore's StreamingBody as a plain raw stream, with errors translated.
 
-    def __init__(self, body: Any, key: str) -> None:
+    Objects larger than one chunk are read ahead by a helper thread (at most READ_AHEAD chunks of
+    1 MiB), so the network transfer overlaps the caller's decryption instead of alternating with it.
+    """
+
+    def __init__(self, body: Any, key: str, length: int) -> None:
         super().__init__()
         self._body, self._key = body, key
+        self._pending = memoryview(b"")
+        self._queue: queue.Queue[bytes | BaseException] | None = None
+        self._stop = threading.Event()
+        self._done = False
+        if length > _READ_CHUNK:
+            self._queue = queue.Queue(maxsize=READ_AHEAD)
+            threading.Thread(target=self._prefetch, name="s3-read-ahead", daemon=True).start()
+
+    def _prefetch(self) -> None:
+        assert self._queue is not None
+        while not self._stop.is_set():
+            try:
+                item: bytes | BaseException = self._body.read(_READ_CHUNK)
+            except BaseException as exc:  # handed to the reader, raised there
+                item = exc
+            while not self._stop.is_set():
+                try:
+                    self._queue.put(item, timeout=0.5)
+                    break
+                except queue.Full:
+                    continue
+            if not isinstance(item, bytes) or not item:
+                return
+
+    def _next(self) -> bytes:
+        if self._queue is None:
+            return self._body.read(_READ_CHUNK)
+        item = self._queue.get()
+        if isinstance(item, BaseException):
+            raise item
+        return item
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> int:
-        try:
-            data = self._body.read(len(buffer))
-        except Exception as exc:
-            raise _s3_error(f"read {self._key}", exc) from exc
-        n = len(data)
-        buffer[:n] = data
+        if not self._pending and not self._done:
+            try:
+                chunk = self._next()
+            except Exception as exc:
+                raise _s3_error(f"read {self._key}", exc) from exc
+            if not chunk:
+                self._done = True
+            self._pending = memoryview(chunk)
+        n = min(len(buffer), len(self._pending))
+        buffer[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
         return n
-
-    def read(self, size: int = -1) -> bytes:
-        try:
-            return self._body.read(None if size is None or size < 0 else size)
-        except Exception as exc:
-            raise _s3_error(f"read {self._key}", exc) from exc
-
-    def readall(self) -> bytes:
-        return self.read(-1)
 
     def close(self) -> None:
         if not self.closed:
+            self._stop.set()
+            if self._queue is not None:
+                with contextlib.suppress(queue.Empty):
+                    while True:
+                        self._queue.get_nowait()
             with contextlib.suppress(Exception):
                 self._body.close()
         super().close()
