@@ -44,6 +44,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def load_or_seed(data: Path, scale: str, seed_value: int, import_dir: Path | None) -> tuple[Store, float | None]:
+    data.mkdir(parents=True, exist_ok=True)
     store = Store(data)
     ensure_app_key(data / "app-private-key.pem")
     if store.exists():

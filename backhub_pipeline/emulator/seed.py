@@ -159,7 +159,7 @@ def customers_for(scale: str) -> list[Customer]:
                         f"project-{k:02d}",
                         issues=24,
                         pulls=12,
-                        comments=5,
+                        comments=8,
                         commits=12,
                         big_mb=24 if k < 2 else 0,
                         releases=1 if k % 10 == 0 else 0,
