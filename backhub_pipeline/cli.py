@@ -19,6 +19,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "backup": ("backhub_pipeline.backup_cli", "take snapshots now, through the Dagster instance"),
     "demo": ("backhub_pipeline.demo", "run the demo: emulator, a day's snapshots, the Dagster UI"),
     "audit": ("backhub_pipeline.audit_cli", "verify and read the tamper-evident audit log"),
+    "snapshots": ("backhub_pipeline.snapshot_cli", "list snapshots: assets, repositories, sizes, check status"),
+    "verify": ("backhub_pipeline.verify_cli", "check snapshots like restic check (--read-data: everything)"),
+    "restore": ("backhub_pipeline.restore_cli", "restore a snapshot to a folder, or a repository to GitHub"),
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from assets.partitions import snapshot_partitions
+from backhub_pipeline.restore_jobs import restore_job, verify_job
 
 snapshot_job = dg.define_asset_job(
     "snapshot_job",
@@ -12,4 +13,4 @@ snapshot_job = dg.define_asset_job(
     partitions_def=snapshot_partitions,
     description="Snapshot one customer's GitHub data for one date: inventory, git data, issues, wikis, checks.",
 )
-JOBS = [snapshot_job]
+JOBS = [snapshot_job, restore_job, verify_job]

@@ -1,0 +1,121 @@
+"""One customer's five daily snapshots with the truth recorded right after each, shared by the module.
+
+Taking snapshots through the real Dagster instance is the slow part (~10 s per day for ``zoe-dev`` at
+the tiny scale), so ``history`` builds the world once per module and the tests only read it (the
+failure tests put back whatever they damage).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from tests.fixtures_emulator import EmulatorProcess, start_emulator
+from tests.pipeline.conftest import REPO_ROOT, Backhub
+
+CUSTOMER = "zoe-dev"
+DAYS = 5
+
+
+def reachable_objects(git_dir: Path) -> set[str]:
+    out = subprocess.run(["git", f"--git-dir={git_dir}", "rev-list", "--all", "--objects"],
+                         check=True, capture_output=True).stdout
+    return {line.split(b" ", 1)[0].decode() for line in out.splitlines() if line}
+
+
+@dataclass
+class DayTruth:
+    """What the emulator held right after one day's snapshot."""
+
+    date: str
+    state: dict[str, Any]  # the account's entry of GET /_emulator/state
+    objects: dict[str, set[str]] = field(default_factory=dict)  # full_name (+ ".wiki") -> reachable objects
+    issues: dict[str, dict[int, dict[str, Any]]] = field(default_factory=dict)  # full_name -> number -> issue
+    comments: dict[str, dict[int, list[dict[str, Any]]]] = field(default_factory=dict)
+
+
+@dataclass
+class History:
+    backhub: Backhub
+    days: list[DayTruth]
+
+    @property
+    def emulator(self) -> EmulatorProcess:
+        return self.backhub.emulator
+
+
+def _record_truth(backhub: Backhub, client) -> DayTruth:
+    state = backhub.emulator.state()
+    account = next(acc for name, acc in state["accounts"].items() if name.lower() == CUSTOMER)
+    truth = DayTruth(date=backhub.today(), state=account)
+    repos_dir = backhub.emulator.data_dir / "repos"
+    for repo in account["repositories"].values():
+        full_name = repo["full_name"]
+        if repo["refs"]:
+            truth.objects[full_name] = reachable_objects(repos_dir / f"{repo['id']}.git")
+        if repo["wiki"]["state"] == "populated":
+            truth.objects[f"{full_name}.wiki"] = reachable_objects(repos_dir / f"{repo['id']}.wiki.git")
+        truth.issues[full_name] = {issue["number"]: issue for issue in client.issues(full_name)}
+        comments: dict[int, list[dict[str, Any]]] = {}
+        for comment in client.issue_comments(full_name):
+            comments.setdefault(int(comment["issue_url"].rsplit("/", 1)[1]), []).append(comment)
+        truth.comments[full_name] = comments
+    return truth
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory: pytest.TempPathFactory, moto_server) -> Iterator[History]:
+    from resources.github import GitHubApp
+
+    tmp = tmp_path_factory.mktemp("restore")
+    emulator = start_emulator(tmp / "emulator")
+    patch = pytest.MonkeyPatch()
+    try:
+        bucket = f"backhub-{uuid.uuid4().hex[:12]}"
+        boto3.client("s3", endpoint_url=moto_server.endpoint_url, region_name="us-east-1",
+                     aws_access_key_id="testing", aws_secret_access_key="testing").create_bucket(Bucket=bucket)
+        home = tmp / "dagster"
+        home.mkdir()
+        shutil.copyfile(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
+        info = emulator.info
+        for name, value in {
+            "DAGSTER_HOME": str(home),
+            "BACKHUB_GITHUB_API_URL": info["api_url"],
+            "BACKHUB_GITHUB_APP_ID": str(info["app_id"]),
+            "BACKHUB_GITHUB_APP_PRIVATE_KEY_PATH": info["private_key_path"],
+            "BACKHUB_STORE_URL": f"s3://{bucket}/store",
+            "BACKHUB_KEYRING_URL": f"s3://{bucket}/keyring",
+            "BACKHUB_S3_ENDPOINT_URL": moto_server.endpoint_url,
+            "BACKHUB_MASTER_KEY_URI": (tmp / "master-keyset.json").as_uri(),
+            "BACKHUB_GIT_CACHE_DIR": str(tmp / "git-cache"),
+            "BACKHUB_AUDIT_URL": (tmp / "audit").as_uri(),
+            "BACKHUB_CLOCK_OFFSET_DAYS": "0",
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }.items():
+            patch.setenv(name, value)
+        emulator.control("POST", "clock", json={"offset_days": 0})
+        backhub = Backhub(emulator=emulator, home=home, monkeypatch=patch)
+        client = GitHubApp(api_url=emulator.api_url, app_id=str(emulator.app_id),
+                           private_key=emulator.private_key).installation_for(CUSTOMER)
+        days = []
+        for day in range(DAYS):
+            if day:
+                backhub.next_day()
+            [summary] = backhub.snapshot([CUSTOMER])
+            assert summary.success and not summary.checks_failed, (summary.error, summary.checks_failed)
+            days.append(_record_truth(backhub, client))
+        yield History(backhub=backhub, days=days)
+    finally:
+        patch.undo()
+        emulator.stop()
+
