@@ -130,7 +130,7 @@ class SnapshotStore:
         storage: ObjectStorage,
         keyring: Keyring,
         *,
-        compression_level: int = 3,
+        compression_level: int = 1,
         refresh_after: dt.timedelta = dt.timedelta(hours=24),
     ) -> None:
         self.storage = storage
