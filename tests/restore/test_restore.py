@@ -33,6 +33,10 @@ def _restore(*args: str) -> int:
 
 def test_each_day_restores_to_exactly_that_days_truth(history: History, tmp_path: Path) -> None:
     assert len({day.date for day in history.days}) == 5
+    # Activity between the days changed what each day must restore to.
+    first, last = history.days[0].state["repositories"], history.days[-1].state["repositories"]
+    assert any(first[name]["refs"] != repo["refs"] for name, repo in last.items() if name in first)
+    assert history.days[0].objects != history.days[-1].objects
     for day in history.days:
         target = tmp_path / day.date
         assert _restore("--customer", CUSTOMER, "--date", day.date, "--to", str(target)) == 0
@@ -154,23 +158,45 @@ def _reviews(history: History, number: int) -> list[dict]:
     return records[number]["reviews"]
 
 
-def test_restore_to_github_refuses_an_existing_repository_and_resumes_without_duplicates(
-        history: History, capsys) -> None:
+def test_restore_to_github_refuses_an_existing_repository_and_resumes_an_interrupted_one_without_duplicates(
+        history: History, capsys, monkeypatch: pytest.MonkeyPatch) -> None:
     from backhub_pipeline.restore import Clients
     from backhub_pipeline.settings import Settings
+    from resources.errors import GitHubUnavailableError
+    from resources.github import InstallationClient
 
     day = history.days[-1]
     args = ["--customer", CUSTOMER, "--date", day.date, "--repo", "zoe-dev/dotfiles", "--to-github"]
     capsys.readouterr()
     assert _restore(*args) == 1  # the original still exists
     assert "already exists" in capsys.readouterr().err
-    client = Clients.from_settings(Settings.from_env()).github().installation_for(CUSTOMER, write=("issues",))
-    assert _restore(*args, "--as", "dotfiles-copy") == 0
-    first = sorted((i["number"], i["comments"]) for i in client.issues("zoe-dev/dotfiles-copy"))
-    # An interruption after the first issue: delete what came after by closing nothing, resume instead.
+
+    send = InstallationClient.send_json
+    calls = []
+
+    def dropped_after_a_few_writes(self, verb, path, body=None):
+        calls.append(path)
+        if len(calls) == 6:
+            raise GitHubUnavailableError(f"{verb} {path}: connection reset (injected)")
+        return send(self, verb, path, body)
+
+    monkeypatch.setattr(InstallationClient, "send_json", dropped_after_a_few_writes)
     assert _restore(*args, "--as", "dotfiles-copy") == 1
+    monkeypatch.setattr(InstallationClient, "send_json", send)
+    assert "injected" in capsys.readouterr().err
+    assert _restore(*args, "--as", "dotfiles-copy") == 1  # not without --resume
     assert _restore(*args, "--as", "dotfiles-copy", "--resume") == 0
-    assert sorted((i["number"], i["comments"]) for i in client.issues("zoe-dev/dotfiles-copy")) == first
+    assert _restore(*args, "--as", "dotfiles-clean") == 0
+
+    client = Clients.from_settings(Settings.from_env()).github().installation_for(CUSTOMER)
+
+    def shape(name: str) -> list[tuple[int, str, str, int]]:
+        return sorted((i["number"], i["title"], i["state"], i["comments"]) for i in client.issues(f"zoe-dev/{name}"))
+
+    assert shape("dotfiles-copy") == shape("dotfiles-clean")
+    assert len(shape("dotfiles-copy")) == len(day.issues["zoe-dev/dotfiles"])
+    truth = next(acc for name, acc in history.emulator.state()["accounts"].items() if name.lower() == CUSTOMER)
+    assert truth["repositories"]["dotfiles-copy"]["refs"] == truth["repositories"]["dotfiles-clean"]["refs"]
 
 
 def _blob_key(history: History) -> tuple[str, str]:
