@@ -609,8 +609,10 @@ class _S3Writer(ObjectWriter):
         self.bytes_written += len(view)
         while len(self._buffer) > PART_SIZE:
             # Keep at least one byte in hand so the last part is never empty.
-            self._send_part(bytes(self._buffer[:PART_SIZE]))
+            with memoryview(self._buffer) as whole:
+                part = bytes(whole[:PART_SIZE])  # one copy, not a slice and then a copy
             del self._buffer[:PART_SIZE]
+            self._send_part(part)
         return len(view)
 
     def _send_part(self, data: bytes) -> None:
