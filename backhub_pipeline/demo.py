@@ -124,6 +124,8 @@ def run(args: argparse.Namespace) -> int:
                 emulator.control("clock", {"offset_days": state["offset_days"]})
             os.environ["BACKHUB_CLOCK_OFFSET_DAYS"] = str(state["offset_days"])
             summaries = _snapshot_day()
+            from backhub_pipeline.retention import expire_now  # retention runs after each simulated day
+            expire_now()
             state["dates"].append(summaries[0].date if summaries else None)
             _save_state(state_path, state)
             all_summaries.extend(summaries)

@@ -10,7 +10,9 @@ import json
 import dagster as dg
 
 from assets.partitions import SnapshotKey, customer_partitions, date_partitions
+from backhub_pipeline.alerting import ALERT_SENSORS
 from backhub_pipeline.jobs import snapshot_job
+from backhub_pipeline.retention import retention_sensor
 from resources.clock import Clock
 from resources.errors import InvalidNameError
 from resources.github import GitHubAppResource, Installation
@@ -68,4 +70,4 @@ def daily_snapshot_sensor(
     ]
     return dg.SensorResult(run_requests=runs, dynamic_partitions_requests=partition_requests)
 
-SENSORS = [customers_sensor, daily_snapshot_sensor]
+SENSORS = [customers_sensor, daily_snapshot_sensor, retention_sensor, *ALERT_SENSORS]

@@ -16,6 +16,9 @@ from resources.errors import ConfigurationError
 
 DEFAULT_API_URL = "https://api.github.com"
 DEFAULT_RETENTION_DAYS = 30
+DEFAULT_SWEEP_GRACE_HOURS = 72  # must exceed the store's blob refresh age (24 h) plus the longest backup
+DEFAULT_MISSED_BACKUP_DEADLINE_HOURS = 12
+DEFAULT_UI_URL = "http://127.0.0.1:3000"
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,9 @@ class Settings:
     audit_url: str
     clock_offset_days: int
     dagster_home: str
+    sweep_grace_hours: int = DEFAULT_SWEEP_GRACE_HOURS
+    missed_backup_deadline_hours: int = DEFAULT_MISSED_BACKUP_DEADLINE_HOURS
+    ui_url: str = DEFAULT_UI_URL
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -56,6 +62,11 @@ class Settings:
             audit_url=env.get("BACKHUB_AUDIT_URL") or (home_path / "audit").as_uri(),
             clock_offset_days=_whole_number(env, "BACKHUB_CLOCK_OFFSET_DAYS", 0),
             dagster_home=str(home_path),
+            sweep_grace_hours=_whole_number(env, "BACKHUB_SWEEP_GRACE_HOURS", DEFAULT_SWEEP_GRACE_HOURS, low=0),
+            missed_backup_deadline_hours=_whole_number(
+                env, "BACKHUB_MISSED_BACKUP_DEADLINE_HOURS", DEFAULT_MISSED_BACKUP_DEADLINE_HOURS, low=0, high=24
+            ),
+            ui_url=(env.get("BACKHUB_UI_URL") or DEFAULT_UI_URL).rstrip("/"),
         )
 
     def require_github(self) -> None:
@@ -72,9 +83,13 @@ class Settings:
             raise ConfigurationError(f"GitHub App not configured: set {', '.join(missing)}")
 
 
-def _whole_number(env: Mapping[str, str], name: str, default: int) -> int:
+def _whole_number(env: Mapping[str, str], name: str, default: int, *, low: int | None = None,
+                  high: int | None = None) -> int:
     value = env.get(name) or str(default)
     try:
-        return int(value)
+        number = int(value)
     except ValueError:
         raise ConfigurationError(f"{name} must be a whole number, got {value!r}") from None
+    if (low is not None and number < low) or (high is not None and number > high):
+        raise ConfigurationError(f"{name} must be between {low} and {high if high is not None else 'any'}, got {number}")
+    return number

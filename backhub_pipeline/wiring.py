@@ -7,7 +7,10 @@ from typing import Any
 import dagster as dg
 
 from assets.policy import BackupPolicy
+from backhub_pipeline.alerting import AlerterResource
+from backhub_pipeline.retention import RetentionResource
 from backhub_pipeline.settings import Settings
+from resources.audit import AuditLogResource
 from resources.clock import Clock
 from resources.git import GitResource
 from resources.github import GitHubAppResource
@@ -31,6 +34,10 @@ def resources_from(settings: Settings) -> dict[str, Any]:
             master_key_uri=settings.master_key_uri,
             s3_endpoint_url=settings.s3_endpoint_url,
         ),
+        "audit": AuditLogResource(url=settings.audit_url, s3_endpoint_url=settings.s3_endpoint_url),
         "clock": Clock(offset_days=settings.clock_offset_days),
         "policy": BackupPolicy(retention_days=settings.retention_days),
+        "retention": RetentionResource(sweep_grace_hours=settings.sweep_grace_hours),
+        "alerter": AlerterResource(ui_url=settings.ui_url,
+                                   missed_backup_deadline_hours=settings.missed_backup_deadline_hours),
     }
