@@ -19,15 +19,22 @@ from dagster import AssetExecutionContext
 
 from assets.partitions import SnapshotKey
 from assets.policy import BackupPolicy
+from resources.audit import AuditLog
 from resources.clock import Clock
 from resources.snapshot_store import BlobRef, Manifest, SnapshotStore
 
 
 class Capture:
-    def __init__(self, context: AssetExecutionContext, store: SnapshotStore, clock: Clock, policy: BackupPolicy):
+    def __init__(self, context: AssetExecutionContext, store: SnapshotStore, clock: Clock, policy: BackupPolicy,
+                 audit: AuditLog):
         self.key = SnapshotKey.parse(context.partition_key)
         policy.check_date(self.key.date, clock)
         self.store = store
+        self.audit = audit
+        self.actor = f"dagster run {context.run_id}"
+        if not store.keyring.exists(self.customer):
+            store.keyring.customer_keys(self.customer, create=True)
+            audit.append(actor=self.actor, action="key.create", outcome="created", customer=self.customer)
         self.clock = clock
         self.started_at: dt.datetime = clock.now()
         self._started = time.monotonic()
@@ -81,7 +88,14 @@ class Capture:
             "capture_started_at": self.started_at.isoformat(),
             "captured_at": self.clock.now().isoformat(),
         }
-        return self.store.write_manifest(self.customer, self.date, asset, body, sorted(self._sizes))
+        manifest = self.store.write_manifest(self.customer, self.date, asset, body, sorted(self._sizes))
+        # The record holds the manifest's digest: the anchor that shows a manifest later replaced by
+        # an older copy of itself (docs/format.md, "What is detectable").
+        self.audit.append(actor=self.actor, action="backup", outcome="committed", customer=self.customer,
+                          snapshot=self.date, details={"asset": asset, "manifest_digest": manifest.digest,
+                                                       "generation": manifest.generation, "blobs": len(manifest.blobs),
+                                                       "new_bytes": self.new_bytes})
+        return manifest
 
     def metadata(self, *, api_requests: int | None = None, **counts: Any) -> dict[str, Any]:
         meta: dict[str, Any] = dict(counts)

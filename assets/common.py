@@ -12,6 +12,7 @@ from contextlib import contextmanager
 import dagster as dg
 
 from assets.partitions import snapshot_partitions
+from resources.audit import AuditLog
 from resources.errors import PermanentError
 
 # Transient faults (GitHub 5xx after the client's own retries, the store briefly unavailable) are
@@ -27,10 +28,20 @@ ASSET_OPTIONS = dict(partitions_def=snapshot_partitions, group_name="backup", re
 
 
 @contextmanager
-def permanent_errors_fail_fast() -> Iterator[None]:
-    """A permanent error (bad date, bad name, corrupt data, refused credentials) is not retried: the
-    step fails at once with the error's own message, which names what is wrong."""
+def backup_step(context: dg.AssetExecutionContext, asset: str, audit: AuditLog) -> Iterator[None]:
+    """Every failed backup step is appended to the audit log. A permanent error (bad date, bad name,
+    corrupt data, refused credentials) is not retried: the step fails at once with the error's own
+    message, which names what is wrong; anything else is left to the retry policy."""
     try:
         yield
-    except PermanentError as exc:
-        raise dg.Failure(description=f"{type(exc).__name__}: {exc}", allow_retries=False) from exc
+    except Exception as exc:
+        customer, _, date = str(context.partition_key).partition("|")
+        reason = f"{type(exc).__name__}: {exc}"
+        try:
+            audit.append(actor=f"dagster run {context.run_id}", action="backup", outcome="failed",
+                         customer=customer or None, snapshot=date or None, details={"asset": asset, "error": reason[:500]})
+        except Exception as audit_exc:  # never hide the backup's own error behind the audit log's
+            context.log.error(f"could not append the failure to the audit log: {audit_exc}")
+        if isinstance(exc, PermanentError):
+            raise dg.Failure(description=reason, allow_retries=False) from exc
+        raise

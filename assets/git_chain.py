@@ -55,7 +55,7 @@ def snapshot_git(
     policy: BackupPolicy,
     mirror: Path,
     url: str,
-    environment: Callable[[], dict[str, str]],
+    credentials: Callable[[], dict[str, str]],
     previous: dict[str, Any] | None,
 ) -> dict[str, Any]:
     """Fetch one repository (or wiki) into its mirror and extend or re-cut its bundle chain.
@@ -72,7 +72,7 @@ def snapshot_git(
             git.seed_mirror(mirror, bundles, previous.get("tips", {}))
             for bundle in bundles:
                 bundle.unlink()
-        tips = git.fetch_mirror(mirror, url, environment())
+        tips = git.fetch_mirror(mirror, url, credentials)
         if not tips:
             return {"tips": {}, "chain": [], "bundle": "empty"}
         chain: list[dict[str, Any]] = list(previous.get("chain") or [])

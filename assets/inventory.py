@@ -7,9 +7,10 @@ import dagster as dg
 from dagster import AssetExecutionContext
 
 from assets.capture import Capture, canonical_json
-from assets.common import ASSET_OPTIONS, permanent_errors_fail_fast
+from assets.common import ASSET_OPTIONS, backup_step
 from assets.policy import BackupPolicy
 from resources import names
+from resources.audit import AuditLogResource
 from resources.clock import Clock
 from resources.errors import GitHubError, InvalidNameError
 from resources.github import GitHubAppResource, InstallationClient
@@ -40,11 +41,13 @@ def inventory(
     store: SnapshotStoreResource,
     clock: Clock,
     policy: BackupPolicy,
+    audit: AuditLogResource,
 ) -> dg.MaterializeResult:
     """The customer's repositories with their metadata (repo object, topics, labels, milestones,
     releases, and collaborators and hooks where the App may read them)."""
-    with permanent_errors_fail_fast():
-        return capture_inventory(Capture(context, store.get_client(), clock, policy), github, context)
+    log = audit.get_client()
+    with backup_step(context, "inventory", log):
+        return capture_inventory(Capture(context, store.get_client(), clock, policy, log), github, context)
 
 
 def capture_inventory(capture: Capture, github: GitHubAppResource, context: AssetExecutionContext) -> dg.MaterializeResult:

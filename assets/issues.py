@@ -20,9 +20,10 @@ import dagster as dg
 from dagster import AssetExecutionContext
 
 from assets.capture import Capture, canonical_json
-from assets.common import ASSET_OPTIONS, permanent_errors_fail_fast
+from assets.common import ASSET_OPTIONS, backup_step
 from assets.inventory import inventory
 from assets.policy import BackupPolicy
+from resources.audit import AuditLogResource
 from resources.clock import Clock
 from resources.errors import GitHubError
 from resources.github import GitHubAppResource, InstallationClient
@@ -188,10 +189,12 @@ def issues(
     store: SnapshotStoreResource,
     clock: Clock,
     policy: BackupPolicy,
+    audit: AuditLogResource,
 ) -> dg.MaterializeResult:
     """Issues and pull requests with comments, reviews and review comments, per repository."""
-    with permanent_errors_fail_fast():
-        return capture_issues(Capture(context, store.get_client(), clock, policy), github, policy)
+    log = audit.get_client()
+    with backup_step(context, "issues", log):
+        return capture_issues(Capture(context, store.get_client(), clock, policy, log), github, policy)
 
 
 def capture_issues(capture: Capture, github: GitHubAppResource, policy: BackupPolicy) -> dg.MaterializeResult:

@@ -3,6 +3,7 @@
 
 import threading
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -10,26 +11,34 @@ import dagster as dg
 from dagster import AssetExecutionContext
 
 from assets.capture import Capture
-from assets.common import ASSET_OPTIONS, permanent_errors_fail_fast
+from assets.common import ASSET_OPTIONS, backup_step
 from assets.git_chain import snapshot_git
 from assets.inventory import inventory
 from assets.policy import BackupPolicy
+from resources.audit import AuditLogResource
 from resources.clock import Clock
 from resources.git import GitResource, RemoteNotFoundError
 from resources.github import GitHubAppResource, InstallationClient
 from resources.snapshot_store import SnapshotStoreResource
 
 
-class _LockedEnvironment:
-    """Hands git a fresh credential environment; the installation client is not shared across threads."""
+class _Credentials:
+    """Per fetch, git's credentials: the current token, then a fresh one if git is refused (the token
+    expired mid-run). One lock, because the installation client is shared by the fetching threads."""
 
     def __init__(self, client: InstallationClient):
         self._client = client
         self._lock = threading.Lock()
 
-    def __call__(self) -> dict[str, str]:
+    def for_one_fetch(self) -> Callable[[], dict[str, str]]:
         with self._lock:
-            return self._client.git_environment()
+            environment = self._client.git_credentials()
+
+        def locked() -> dict[str, str]:
+            with self._lock:
+                return environment()
+
+        return locked
 
 
 def back_up_git_data(
@@ -42,10 +51,12 @@ def back_up_git_data(
     store: SnapshotStoreResource,
     clock: Clock,
     policy: BackupPolicy,
+    audit: AuditLogResource,
 ) -> dg.MaterializeResult:
     """Shared by ``repositories`` and ``wikis``: one bundle chain per repository (or wiki)."""
-    with permanent_errors_fail_fast():
-        return _back_up(Capture(context, store.get_client(), clock, policy), asset=asset, wiki=wiki, github=github,
+    log = audit.get_client()
+    with backup_step(context, asset, log):
+        return _back_up(Capture(context, store.get_client(), clock, policy, log), asset=asset, wiki=wiki, github=github,
                         git=git, policy=policy)
 
 
@@ -57,7 +68,7 @@ def _back_up(capture: Capture, *, asset: str, wiki: bool, github: GitHubAppResou
     client = github.get_client().installation_for(capture.customer)
     before = client.requests_made
     git_client = git.get_client()
-    environment = _LockedEnvironment(client)
+    credentials = _Credentials(client)
 
     def one(repo: dict[str, Any]) -> dict[str, Any]:
         full_name = repo["full_name"]
@@ -74,7 +85,7 @@ def _back_up(capture: Capture, *, asset: str, wiki: bool, github: GitHubAppResou
                 policy=policy,
                 mirror=git_client.mirror_path(capture.customer, full_name, wiki=wiki),
                 url=url,
-                environment=environment,
+                credentials=credentials.for_one_fetch(),
                 previous=previous_entries.get(str(repo["id"])),
             )
         except RemoteNotFoundError:
@@ -115,7 +126,8 @@ def repositories(
     store: SnapshotStoreResource,
     clock: Clock,
     policy: BackupPolicy,
+    audit: AuditLogResource,
 ) -> dg.MaterializeResult:
     """Every ref of every repository (heads, tags, pull refs, notes) as a chain of bundles."""
     return back_up_git_data(context, asset="repositories", wiki=False, github=github, git=git, store=store,
-                            clock=clock, policy=policy)
+                            clock=clock, policy=policy, audit=audit)

@@ -34,6 +34,7 @@ class SnapshotSummary:
     api_requests: int = 0
     checks_passed: int = 0
     checks_failed: list[str] = field(default_factory=list)
+    check_descriptions: dict[str, str] = field(default_factory=dict)
     assets: dict[str, dict[str, Any]] = field(default_factory=dict)
     error: str | None = None
 
@@ -76,7 +77,9 @@ def summarize(key: SnapshotKey, result: dg.ExecuteInProcessResult) -> SnapshotSu
         if evaluation.passed:
             summary.checks_passed += 1
         else:
-            summary.checks_failed.append(f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}")
+            name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
+            summary.checks_failed.append(name)
+            summary.check_descriptions[name] = evaluation.description or ""
     if not result.success:
         failures = [event for event in result.all_events if event.is_step_failure]
         if failures:

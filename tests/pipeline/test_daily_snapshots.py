@@ -60,6 +60,25 @@ def test_snapshot_records_what_github_has(backhub) -> None:
                 assert wikis[repo["full_name"]]["tips"] == repo["wiki"]["refs"]
 
 
+def test_every_backup_and_key_creation_is_in_the_audit_log(backhub) -> None:
+    from backhub_pipeline.settings import Settings
+    from resources.audit import AuditLog
+
+    summaries = backhub.snapshot()
+    assert all(summary.success for summary in summaries)
+    log = AuditLog.from_url(Settings.from_env().audit_url)
+    assert log.verify().ok
+    records = list(log.records())
+    committed = {(r.customer, r.snapshot, r.details["asset"]) for r in records if r.action == "backup" and r.outcome == "committed"}
+    assert committed == {(c, backhub.today(), a) for c in backhub.customers for a in ("inventory", "repositories", "issues", "wikis")}
+    assert sorted(r.customer for r in records if r.action == "key.create") == backhub.customers
+    store = backhub.store()
+    for record in records:
+        if record.action == "backup":  # the recorded digest pins the manifest that was committed
+            store.read_manifest(record.customer, record.snapshot, record.details["asset"],
+                                expected_digest=record.details["manifest_digest"])
+
+
 def test_a_future_date_is_refused_and_leaves_no_snapshot(backhub) -> None:
     import datetime as dt
 
