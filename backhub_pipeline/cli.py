@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "snapshots": ("backhub_pipeline.snapshot_cli", "list snapshots: assets, repositories, sizes, check status"),
     "verify": ("backhub_pipeline.verify_cli", "check snapshots like restic check (--read-data: everything)"),
     "restore": ("backhub_pipeline.restore_cli", "restore a snapshot to a folder, or a repository to GitHub"),
+    "customers": ("backhub_pipeline.erasure", "erase a customer: shred their key, delete their data and partition"),
 }
 
 

@@ -1,0 +1,165 @@
+"""Erasure (GDPR offboarding): ``backhub customers erase CUSTOMER`` and ``erase_customer_job``.
+
+In this order, each step idempotent so a re-run after a crash finishes the job:
+
+1. audit ``erase`` (outcome ``started``);
+2. crypto-shredding: the customer's wrapped keyset is replaced by a tombstone (``Keyring.destroy``),
+   then audit ``key.destroy``. From here no copy of any of their blobs or manifests, wherever it was
+   taken, decrypts;
+3. every object under ``customers/<customer>/`` in the store is deleted, with unfinished uploads;
+4. this machine's git mirror cache of the customer is deleted (other workers' caches are theirs to
+   drop: a cache holds plaintext git data, see docs/format.md "Retention and erasure");
+5. the ``customer`` partition key is removed; the runs stay in the run history;
+6. audit ``erase`` (outcome ``ok``) with what was deleted.
+
+The tombstone stays, naming only the customer and when: it keeps a new backup from silently creating
+a fresh key for an erased customer (their backups fail until an operator clears it). Uninstall the App
+first; a customer who only uninstalls keeps their snapshots until they expire.
+"""
+
+import argparse
+import json
+import shutil
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from pydantic import Field
+
+from assets.partitions import customer_partitions
+from resources import names
+from resources.audit import AuditLog, AuditLogResource
+from resources.errors import BackhubError, ConfigurationError
+from resources.git import GitResource
+from resources.snapshot_store import SnapshotStore, SnapshotStoreResource
+
+
+@dataclass
+class ErasureReport:
+    customer: str
+    keyset_shredded: bool
+    objects_deleted: int
+    cache_removed: bool
+    partition_removed: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def is_known(customer: str, store: SnapshotStore, instance: dg.DagsterInstance) -> bool:
+    """Does anything of the customer exist: a keyset (or tombstone), stored objects, a partition key?"""
+    return (
+        store.keyring.storage.exists(customer)
+        or customer in store.list_customers()
+        or instance.has_dynamic_partition(customer_partitions.name, customer)
+    )
+
+
+def erase_customer(
+    customer: str,
+    *,
+    store: SnapshotStore,
+    instance: dg.DagsterInstance,
+    audit: AuditLog,
+    actor: str,
+    git_cache_dir: str | None = None,
+) -> ErasureReport:
+    customer = names.customer(customer)
+    audit.append(actor=actor, action="erase", outcome="started", customer=customer)
+    store.keyring.destroy(customer)  # first: from now on nothing of theirs decrypts, wherever it is
+    audit.append(actor=actor, action="key.destroy", outcome="ok", customer=customer,
+                 details={"reason": "erasure"})
+    deleted = store.delete_customer(customer)
+    cache_removed = False
+    if git_cache_dir:
+        cache = Path(git_cache_dir) / customer
+        if cache.exists():
+            shutil.rmtree(cache)
+            cache_removed = True
+    partition_removed = instance.has_dynamic_partition(customer_partitions.name, customer)
+    if partition_removed:
+        instance.delete_dynamic_partition(customer_partitions.name, customer)
+    report = ErasureReport(customer, True, deleted, cache_removed, partition_removed)
+    audit.append(actor=actor, action="erase", outcome="ok", customer=customer,
+                 details={"objects_deleted": deleted, "cache_removed": cache_removed,
+                          "partition_removed": partition_removed})
+    return report
+
+
+class EraseConfig(dg.Config):
+    customer: str = Field(description="The customer (installation account login) to erase.")
+    confirm: str = Field(description="The customer's name again: erasure is irreversible.")
+
+
+@dg.op(out=dg.Out(dg.Nothing), description="Shred the customer's keyset, delete their data and partition key.")
+def erase_customer_op(
+    context: dg.OpExecutionContext,
+    config: EraseConfig,
+    store: SnapshotStoreResource,
+    audit: AuditLogResource,
+    git: GitResource,
+) -> None:
+    if config.confirm != config.customer:
+        raise dg.Failure(description=f"refusing to erase {config.customer!r}: confirm must repeat the name",
+                         allow_retries=False)
+    client = store.get_client()
+    customer = names.customer(config.customer)
+    if not is_known(customer, client, context.instance):
+        raise dg.Failure(description=f"refusing to erase {customer!r}: no keyset, data or partition of that "
+                         "name (a typo?)", allow_retries=False)
+    report = erase_customer(customer, store=client, instance=context.instance, audit=audit.get_client(),
+                            actor=f"dagster run {context.run_id}", git_cache_dir=git.cache_dir)
+    context.add_output_metadata({**report.as_dict(), "report": dg.MetadataValue.json(report.as_dict())})
+
+
+@dg.job(description="Erase one customer: shred their keyset, delete their snapshots and partition key.",
+        tags={"backhub/kind": "erasure"})
+def erase_customer_job() -> None:
+    erase_customer_op()
+
+
+def erase_run_config(customer: str) -> dg.RunConfig:
+    return dg.RunConfig(ops={"erase_customer_op": EraseConfig(customer=customer, confirm=customer)})
+
+
+# -- the command line: backhub customers erase CUSTOMER [--yes] -------------------------------------
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    erase = sub.add_parser("erase", help="shred the customer's key, delete their snapshots and partition (irreversible)")
+    erase.add_argument("customer", help="the customer (installation account login)")
+    erase.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    erase.add_argument("--json", action="store_true", help="print the report as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    customer = names.customer(args.customer)
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise ConfigurationError("refusing to erase without confirmation: pass --yes")
+        answer = input(f"This destroys every snapshot of {customer} for good. Type the customer name to confirm: ")
+        if answer.strip() != customer:
+            print("not confirmed; nothing erased", file=sys.stderr)
+            return 1
+    from backhub_pipeline.definitions import defs
+
+    with dg.DagsterInstance.get() as instance:
+        result = defs().resolve_job_def(erase_customer_job.name).execute_in_process(
+            instance=instance, run_config=erase_run_config(customer), raise_on_error=False,
+            tags={"backhub/launched-by": "cli"},
+        )  # fmt: skip
+    report = next((event.event_specific_data.metadata["report"].data for event in result.all_events
+                   if event.is_successful_output), None)
+    if report is None:
+        failures = [event.step_failure_data.error for event in result.all_events if event.is_step_failure]
+        reason = failures[0].message.strip() if failures and failures[0] else "failed"
+        raise BackhubError(f"erasure of {customer} (run {result.run_id}): {reason}")
+    if args.json:
+        print(json.dumps({**report, "run_id": result.run_id}, indent=2))
+    else:
+        print(f"erased {customer}: keyset shredded, {report['objects_deleted']} objects deleted, "
+              f"partition {'removed' if report['partition_removed'] else 'absent'} (run {result.run_id})")
+    return 0
