@@ -12,10 +12,23 @@ from backhub_pipeline.wiring import resources_from
 
 @dg.definitions
 def defs() -> dg.Definitions:
+    settings = Settings.from_env()
     return dg.Definitions(
         assets=catalog.ASSETS,
         asset_checks=catalog.CHECKS,
         jobs=jobs.JOBS,
         sensors=sensors.SENSORS,
-        resources=resources_from(Settings.from_env()),
+        resources=resources_from(settings),
+        executor=executor_from(settings),
     )
+
+
+def executor_from(settings: Settings) -> dg.ExecutorDefinition | None:
+    """Dagster's default executor, or dagster-celery's when ``BACKHUB_EXECUTOR=celery``. The broker and
+    backend URLs may hold passwords: the executor reads them from the environment when a run starts."""
+    if settings.executor != "celery":
+        return None
+    from dagster_celery import celery_executor
+
+    backend = {"env": "BACKHUB_CELERY_BACKEND_URL"} if settings.celery_backend_url else "rpc://"
+    return celery_executor.configured({"broker": {"env": "BACKHUB_CELERY_BROKER_URL"}, "backend": backend})

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from resources.errors import ConfigurationError
@@ -19,6 +19,9 @@ DEFAULT_RETENTION_DAYS = 30
 DEFAULT_SWEEP_GRACE_HOURS = 72  # must exceed the store's blob refresh age (24 h) plus the longest backup
 DEFAULT_MISSED_BACKUP_DEADLINE_HOURS = 12
 DEFAULT_UI_URL = "http://127.0.0.1:3000"
+# Where a run's steps execute: "default" is Dagster's own (one process per step on the run's machine);
+# "celery" sends each step to Celery workers through a broker (docs/deploy.md).
+EXECUTORS = ("default", "celery")
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,10 @@ class Settings:
     audit_url: str
     clock_offset_days: int
     dagster_home: str
+    executor: str = "default"
+    # Broker and backend URLs may hold passwords: kept out of repr, read again by the executor at run time.
+    celery_broker_url: str | None = field(default=None, repr=False)
+    celery_backend_url: str | None = field(default=None, repr=False)
     sweep_grace_hours: int = DEFAULT_SWEEP_GRACE_HOURS
     missed_backup_deadline_hours: int = DEFAULT_MISSED_BACKUP_DEADLINE_HOURS
     ui_url: str = DEFAULT_UI_URL
@@ -48,6 +55,11 @@ class Settings:
         retention_days = _whole_number(env, "BACKHUB_RETENTION_DAYS", DEFAULT_RETENTION_DAYS)
         if retention_days < 1:
             raise ConfigurationError(f"BACKHUB_RETENTION_DAYS must be at least 1, got {retention_days}")
+        executor = env.get("BACKHUB_EXECUTOR") or "default"
+        if executor not in EXECUTORS:
+            raise ConfigurationError(f"BACKHUB_EXECUTOR must be one of {', '.join(EXECUTORS)}, got {executor!r}")
+        if executor == "celery" and not env.get("BACKHUB_CELERY_BROKER_URL"):
+            raise ConfigurationError("BACKHUB_EXECUTOR=celery needs BACKHUB_CELERY_BROKER_URL (e.g. pyamqp://user:pass@host:5672/vhost)")
         return cls(
             github_api_url=env.get("BACKHUB_GITHUB_API_URL", DEFAULT_API_URL).rstrip("/"),
             github_app_id=env.get("BACKHUB_GITHUB_APP_ID", ""),
@@ -62,6 +74,9 @@ class Settings:
             audit_url=env.get("BACKHUB_AUDIT_URL") or (home_path / "audit").as_uri(),
             clock_offset_days=_whole_number(env, "BACKHUB_CLOCK_OFFSET_DAYS", 0),
             dagster_home=str(home_path),
+            executor=executor,
+            celery_broker_url=env.get("BACKHUB_CELERY_BROKER_URL") or None,
+            celery_backend_url=env.get("BACKHUB_CELERY_BACKEND_URL") or None,
             sweep_grace_hours=_whole_number(env, "BACKHUB_SWEEP_GRACE_HOURS", DEFAULT_SWEEP_GRACE_HOURS, low=0),
             missed_backup_deadline_hours=_whole_number(
                 env, "BACKHUB_MISSED_BACKUP_DEADLINE_HOURS", DEFAULT_MISSED_BACKUP_DEADLINE_HOURS, low=0, high=24
