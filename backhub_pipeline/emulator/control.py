@@ -5,7 +5,8 @@
 - ``POST /_emulator/advance``       ``{"days": N}``: N simulated days of activity, clock moves N days
 - ``POST /_emulator/clock``         ``{"now": ISO-8601}`` or ``{"offset_days": N}``: move the clock only
 - ``POST /_emulator/faults``        ``{"rate": 0.05, "kinds": [...], "force": [...]}`` (see faults.py)
-- ``POST /_emulator/rate_limit``    ``{"limit": N, "remaining": N}`` for every installation's budget
+- ``POST /_emulator/rate_limit``    ``{"limit": N, "remaining": N, "window_seconds": S}`` for every
+                                    installation's budget (S shortens GitHub's hour, for tests)
 - ``POST /_emulator/tokens/expire`` every installation token issued so far stops working now
 - ``POST /_emulator/repos/delete``  ``{"full_name": "owner/name"}``
 - ``POST /_emulator/repos/rename``  ``{"full_name": "owner/name", "new_name": "..."}``
@@ -55,7 +56,9 @@ def handle(em: Emulator, req: Request) -> Response:
         if route == ("POST", "/_emulator/rate_limit"):
             limit = body.get("limit")
             remaining = body.get("remaining")
-            em.limiter.configure(None if limit is None else int(limit), None if remaining is None else int(remaining))
+            window = body.get("window_seconds")
+            em.limiter.configure(None if limit is None else int(limit), None if remaining is None else int(remaining),
+                                 None if window is None else int(window))
             return Response.json(200, {"limit": em.limiter.limit})
         if route == ("POST", "/_emulator/tokens/expire"):
             return Response.json(200, {"expired": em.authority.expire_all()})

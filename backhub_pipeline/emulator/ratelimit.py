@@ -1,7 +1,8 @@
 """GitHub's primary rate limit: an hourly budget per installation (and per App, and for anonymous calls).
 
 A window opens at the first request and resets an hour later, as GitHub's does. The control API can
-set the limit and what remains so clients' handling of an exhausted budget is testable in seconds.
+set the limit, what remains, and the window's length, so clients' handling of an exhausted budget
+(wait for the reset, then continue) is testable in seconds.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class Bucket:
 class RateLimiter:
     def __init__(self, limit: int) -> None:
         self.limit = limit
+        self.window = WINDOW
         self.lock = threading.Lock()
         self.buckets: dict[str, Bucket] = {}
         self.preset_remaining: int | None = None
@@ -47,9 +49,10 @@ class RateLimiter:
         if bucket is None or bucket.reset <= now:
             limit = ANONYMOUS_LIMIT if key == "anonymous" else self.limit
             used = 0
-            if key != "anonymous" and self.preset_remaining is not None:
+            # A preset budget applies to a key's first window; after a reset the budget is whole.
+            if bucket is None and key != "anonymous" and self.preset_remaining is not None:
                 used = max(0, limit - self.preset_remaining)
-            bucket = Bucket(limit=limit, used=used, reset=now + WINDOW)
+            bucket = Bucket(limit=limit, used=used, reset=now + self.window)
             self.buckets[key] = bucket
         return bucket
 
@@ -64,9 +67,14 @@ class RateLimiter:
             b.used += 1
             return Bucket(b.limit, b.used, b.reset)
 
-    def configure(self, limit: int | None, remaining: int | None) -> None:
-        """New limit and/or remaining for every authenticated bucket, present and future."""
+    def configure(self, limit: int | None, remaining: int | None, window: int | None = None) -> None:
+        """New limit and/or remaining for every authenticated bucket, present and future; ``window``
+        (seconds) shortens the hour so the present windows reset that many seconds from now."""
         with self.lock:
+            if window is not None:
+                self.window = window
+                for bucket in self.buckets.values():
+                    bucket.reset = int(time.time()) + window
             if limit is not None:
                 self.limit = limit
             self.preset_remaining = remaining
@@ -81,3 +89,4 @@ class RateLimiter:
         with self.lock:
             self.buckets.clear()
             self.preset_remaining = None
+            self.window = WINDOW

@@ -150,3 +150,13 @@ def test_a_repository_missing_from_a_snapshot_fails_completeness(backhub) -> Non
     summary = _run(backhub, customer, job="checks_job", definitions=_checks_job_definitions())
     assert "issues:covers_inventory" in summary.checks_failed
     assert dropped["full_name"]
+
+
+def test_a_rate_limit_exhausted_mid_run_is_waited_out_and_the_snapshot_completes(backhub) -> None:
+    customer = _org(backhub)
+    # A few requests left in a window that resets in 3 s: the run must wait, then continue.
+    backhub.emulator.control("POST", "rate_limit", json={"remaining": 5, "window_seconds": 3})
+    summary = _run(backhub, customer)
+    assert summary.success, summary.error
+    assert summary.checks_failed == []
+    assert summary.api_requests > 5
