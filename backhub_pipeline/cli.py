@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 from collections.abc import Sequence
 
 from resources.errors import BackhubError
@@ -41,6 +42,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.parse_args(argv)  # prints usage and exits for --help, unknown commands, or none
         return 2
     name, rest = argv[0], argv[1:]
+    # Dagster flags features it calls beta or preview (partitioned checks are one) on every use;
+    # an operator's terminal is not the place for that.
+    warnings.filterwarnings("ignore", message=".*(is currently in (beta|preview)|has been marked as).*")
     module = importlib.import_module(COMMANDS[name][0])
     sub_parser = argparse.ArgumentParser(prog=f"backhub {name}", description=COMMANDS[name][1])
     module.configure(sub_parser)

@@ -43,6 +43,16 @@ def customers_sensor(context: dg.SensorEvaluationContext, github: GitHubAppResou
     return dg.SensorResult(dynamic_partitions_requests=[customer_partitions.build_add_request(new)])
 
 
+def _snapshotted(instance: dg.DagsterInstance, date: str) -> set[str]:
+    """Customers with every backup asset materialized for ``date``."""
+    done: set[str] | None = None
+    for asset in ("inventory", "repositories", "issues", "wikis"):
+        keys = instance.get_materialized_partitions(dg.AssetKey(asset))
+        customers = {SnapshotKey.parse(key).customer for key in keys if str(key).endswith(f"|{date}")}
+        done = customers if done is None else done & customers
+    return done or set()
+
+
 @dg.sensor(job=snapshot_job, minimum_interval_seconds=300, default_status=dg.DefaultSensorStatus.RUNNING)
 def daily_snapshot_sensor(
     context: dg.SensorEvaluationContext, github: GitHubAppResource, clock: Clock
@@ -50,14 +60,15 @@ def daily_snapshot_sensor(
     """Each UTC day: adds the date key and requests one snapshot run per installed customer.
 
     The cursor is ``{"date": ..., "requested": [...]}``: customers already requested for that date are
-    not asked for again, and a customer installed later in the day still gets its run.
+    not asked for again, and a customer installed later in the day still gets its run. A customer whose
+    day is already fully materialized (``backhub backup``, a backfill) is not asked for either.
     """
     today = clock.today()
     cursor = json.loads(context.cursor) if context.cursor else {}
     requested = set(cursor.get("requested", [])) if cursor.get("date") == today else set()
     customers = set(context.instance.get_dynamic_partitions(customer_partitions.name))
     installed = {customer for customer in map(_customer_of, github.get_client().installations()) if customer}
-    due = sorted((customers & installed) - requested)
+    due = sorted((customers & installed) - requested - _snapshotted(context.instance, today))
     partition_requests = []
     if not context.instance.has_dynamic_partition(date_partitions.name, today):
         partition_requests.append(date_partitions.build_add_request([today]))

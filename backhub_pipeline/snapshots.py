@@ -101,6 +101,8 @@ def take_snapshots(instance: dg.DagsterInstance, definitions: dg.Definitions, ke
             partition_key=key.partition_key,
             raise_on_error=False,
             tags={"backhub/launched-by": "cli"},
+            # The summary is the command's output; every event is still in the instance for the UI.
+            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
         )
         summaries.append(summarize(key, result))
     return summaries

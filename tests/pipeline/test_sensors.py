@@ -68,3 +68,14 @@ def test_backfills_run_one_partition_per_run() -> None:
     for asset in ASSETS:
         policy = asset.backfill_policy
         assert policy is not None and policy.max_partitions_per_run == 1, asset.key
+
+
+def test_daily_sensor_skips_a_customer_whose_day_is_already_snapshotted(backhub) -> None:
+    [done, *others] = backhub.customers
+    backhub.snapshot([done])
+    resources = {"github": _github(backhub.emulator), "clock": Clock()}
+    with backhub.instance() as instance:
+        instance.add_dynamic_partitions(customer_partitions.name, others)
+        result = daily_snapshot_sensor(dg.build_sensor_context(instance=instance, resources=resources))
+    requested = {run.partition_key.keys_by_dimension["customer"] for run in result.run_requests}
+    assert requested == set(others)
