@@ -7,11 +7,9 @@ import datetime as dt
 import dagster as dg
 
 from resources.clock import Clock
-from resources.errors import PermanentError
-
-
-class DateOutsideWindowError(PermanentError):
-    """A snapshot was asked for a date that is in the future or already expired."""
+from resources.errors import (
+    DateOutsideWindowError,  # noqa: F401 - re-exported
+    )
 
 
 class BackupPolicy(dg.ConfigurableResource):

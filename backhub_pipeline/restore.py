@@ -33,7 +33,13 @@ from typing import Any
 from assets.git_chain import restore_chain
 from assets.issues import chunk_counts, decode_chunk, read_records
 from resources import names
-from resources.errors import BackhubError, GitHubError, IntegrityError, PermanentError, SnapshotNotFoundError
+from resources.errors import (
+    BackhubError,
+    GitHubError,
+    IntegrityError,
+    RestoreRefusedError,  # noqa: F401 - re-exported
+    SnapshotNotFoundError,
+)
 from resources.git import Git
 from resources.github import RESTORE_WRITE_PERMISSIONS, GitHubApp, InstallationClient
 from resources.snapshot_store import SnapshotStore
@@ -51,10 +57,6 @@ Progress = Callable[[str], None]
 
 def _quiet(_message: str) -> None:
     return None
-
-
-class RestoreRefusedError(PermanentError):
-    """A restore would overwrite an existing directory or repository and was not told to."""
 
 
 # -- reading one snapshot ----------------------------------------------------------------------------

@@ -39,7 +39,11 @@ from resources import names
 from resources.alerts import Alert
 from resources.audit import AuditLog, AuditLogResource
 from resources.clock import Clock
-from resources.errors import BackhubError, InvalidNameError, PermanentError
+from resources.errors import (
+    BackhubError,
+    ClockDisagreementError,  # noqa: F401 - re-exported
+    InvalidNameError,
+)
 from resources.snapshot_store import SnapshotStore, SnapshotStoreResource, SweepReport
 
 log = logging.getLogger("backhub.retention")
@@ -51,10 +55,6 @@ EXPIRY_TAG = "backhub/expiry"
 #: Attempts the sensor makes for one set of expired dates before it waits for an operator.
 MAX_ATTEMPTS = 3
 ACTOR = "retention"
-
-
-class ClockDisagreementError(PermanentError):
-    """The worker's clock and the store's clock disagree: expiring now could delete inside the window."""
 
 
 class RetentionResource(dg.ConfigurableResource):

@@ -43,21 +43,19 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from resources.audit import redact, scrub_text
-from resources.errors import ConfigurationError, PermanentError, RetryableError
+from resources.errors import (  # noqa: F401 - re-exported
+    AlertDeliveryError,
+    AlertRefusedError,
+    ConfigurationError,
+    PermanentError,
+    RetryableError,
+)
 
 log = logging.getLogger(__name__)
 
 DEFAULT_PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
 DEFAULT_SLACK_URL = "https://slack.com/api/"
 _T = TypeVar("_T")
-
-
-class AlertDeliveryError(RetryableError):
-    """A channel did not accept an alert; the message is safe to log (no URL, token or body)."""
-
-
-class AlertRefusedError(PermanentError):
-    """A channel refused an alert in a way retrying cannot fix (bad token, unknown channel, 4xx)."""
 
 
 @dataclass(frozen=True)

@@ -37,11 +37,13 @@ from pathlib import Path
 import dagster as dg
 
 from resources import names
-from resources.errors import (
+from resources.errors import (  # noqa: F401 - re-exported
+    GitCommandError,
     GitHubError,
     GitHubUnavailableError,
     IntegrityError,
     PermanentError,
+    RemoteNotFoundError,
 )
 
 _CONFIG = (
@@ -120,17 +122,6 @@ _SECRETS = (
     re.compile(r"()\bgh[opsur]_[A-Za-z0-9_]{10,}"),
     re.compile(r"(://)[^/@\s]+@"),
 )
-
-
-class RemoteNotFoundError(GitHubError):
-    """The remote repository or wiki does not exist (or is not visible to this installation)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, status=404)
-
-
-class GitCommandError(PermanentError):
-    """A local git command failed in a way that is not about the remote or integrity."""
 
 
 @dataclass(frozen=True)

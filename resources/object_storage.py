@@ -28,7 +28,13 @@ from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import unquote, urlparse
 
-from resources.errors import ConfigurationError, PermanentError, StorageUnavailableError
+from resources.errors import (  # noqa: F401 - re-exported
+    ConfigurationError,
+    ObjectNotFoundError,
+    PermanentError,
+    StorageError,
+    StorageUnavailableError,
+)
 
 __all__ = [
     "FileStorage",
@@ -50,14 +56,6 @@ MAX_IN_FLIGHT = 2
 #: Reads from S3 go in chunks this size, up to READ_AHEAD of them fetched ahead of the reader.
 _READ_CHUNK = 1024 * 1024
 READ_AHEAD = 4
-
-
-class ObjectNotFoundError(PermanentError):
-    """The object does not exist."""
-
-
-class StorageError(PermanentError):
-    """The object store refused the request in a way retrying cannot fix."""
 
 
 def check_key(key: str) -> str:
