@@ -82,11 +82,14 @@ def measure(workers: int, scale: str, dates: int, emulator, moto, root: Path) ->
         run_seconds = sorted(round(r.end_time - r.start_time, 1) for r in records if r.end_time and r.start_time)
         # From the first run's start to the last run's end: the work itself, without the daemons' polling
         # (the backfill daemon looks every 30 s, before the first run and after the last).
-        span = max(r.end_time for r in records) - min(r.start_time for r in records)
+        timed = [r for r in records if r.start_time and r.end_time]
+        span = max(r.end_time for r in timed) - min(r.start_time for r in timed)
+        statuses = sorted(f"{r.dagster_run.tags.get('dagster/partition')}:{r.dagster_run.status.value}" for r in records)
         instance.dispose()
     return {"workers": workers, "partitions": len(partitions), "succeeded": ok, "status": str(backfill.status),
             "seconds": round(seconds, 1), "run_span_seconds": round(span, 1),
-            "partitions_per_minute": round(len(partitions) * 60 / span, 2), "run_seconds": run_seconds}
+            "partitions_per_minute": round(len(partitions) * 60 / span, 2), "run_seconds": run_seconds,
+            "runs": statuses}
 
 
 def render(results: list[dict], scale: str, dates: int) -> str:
