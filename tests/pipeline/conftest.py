@@ -1,85 +1,17 @@
-"""A whole backhub installation for end-to-end tests: emulator, moto S3, a real Dagster instance."""
+"""The ``backhub`` fixture: a whole installation against a fresh emulator and moto S3."""
 
 from __future__ import annotations
 
-import shutil
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import boto3
-import dagster as dg
 import pytest
 
-from assets.partitions import SnapshotKey
-from backhub_pipeline.definitions import defs
-from backhub_pipeline.settings import Settings
-from backhub_pipeline.snapshots import SnapshotSummary, take_snapshots
-from resources.snapshot_store import SnapshotStore, SnapshotStoreResource
+from tests.installation import REPO_ROOT, Backhub, start_installation
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-@dataclass
-class Backhub:
-    """The code location under test, configured only through the environment, as in production."""
-
-    emulator: object
-    home: Path
-    monkeypatch: pytest.MonkeyPatch
-    offset_days: int = 0
-
-    @property
-    def customers(self) -> list[str]:
-        return sorted(inst["account"].lower() for inst in self.emulator.info["installations"])
-
-    def instance(self) -> dg.DagsterInstance:
-        return dg.DagsterInstance.get()
-
-    def store(self) -> SnapshotStore:
-        settings = Settings.from_env()
-        return SnapshotStoreResource(store_url=settings.store_url, keyring_url=settings.keyring_url,
-                                     master_key_uri=settings.master_key_uri,
-                                     s3_endpoint_url=settings.s3_endpoint_url).get_client()
-
-    def today(self) -> str:
-        from resources.clock import Clock
-
-        return Clock(offset_days=self.offset_days).today()
-
-    def next_day(self) -> None:
-        """A day of activity on GitHub, and both clocks one day on."""
-        self.emulator.control("POST", "advance", json={"days": 1})
-        self.offset_days += 1
-        self.monkeypatch.setenv("BACKHUB_CLOCK_OFFSET_DAYS", str(self.offset_days))
-
-    def snapshot(self, customers: list[str] | None = None) -> list[SnapshotSummary]:
-        keys = [SnapshotKey(customer, self.today()) for customer in (customers or self.customers)]
-        with self.instance() as instance:
-            return take_snapshots(instance, defs(), keys)
+__all__ = ["REPO_ROOT", "Backhub", "backhub"]
 
 
 @pytest.fixture
 def backhub(tmp_path: Path, fresh_emulator, moto_server, monkeypatch: pytest.MonkeyPatch) -> Iterator[Backhub]:
-    bucket = f"backhub-{uuid.uuid4().hex[:12]}"
-    boto3.client("s3", endpoint_url=moto_server.endpoint_url).create_bucket(Bucket=bucket)
-    home = tmp_path / "dagster"
-    home.mkdir()
-    shutil.copyfile(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
-    info = fresh_emulator.info
-    for name, value in {
-        "DAGSTER_HOME": str(home),
-        "BACKHUB_GITHUB_API_URL": info["api_url"],
-        "BACKHUB_GITHUB_APP_ID": str(info["app_id"]),
-        "BACKHUB_GITHUB_APP_PRIVATE_KEY_PATH": info["private_key_path"],
-        "BACKHUB_STORE_URL": f"s3://{bucket}/store",
-        "BACKHUB_KEYRING_URL": f"s3://{bucket}/keyring",
-        "BACKHUB_S3_ENDPOINT_URL": moto_server.endpoint_url,
-        "BACKHUB_MASTER_KEY_URI": (tmp_path / "master-keyset.json").as_uri(),
-        "BACKHUB_GIT_CACHE_DIR": str(tmp_path / "git-cache"),
-        "BACKHUB_CLOCK_OFFSET_DAYS": "0",
-    }.items():
-        monkeypatch.setenv(name, value)
-    fresh_emulator.control("POST", "clock", json={"offset_days": 0})
-    yield Backhub(emulator=fresh_emulator, home=home, monkeypatch=monkeypatch)
+    yield start_installation(fresh_emulator, moto_server.endpoint_url, tmp_path, monkeypatch)

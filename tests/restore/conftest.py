@@ -7,19 +7,16 @@ failure tests put back whatever they damage).
 
 from __future__ import annotations
 
-import shutil
 import subprocess
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from tests.fixtures_emulator import EmulatorProcess, start_emulator
-from tests.pipeline.conftest import REPO_ROOT, Backhub
+from tests.installation import Backhub, start_installation
 
 CUSTOMER = "zoe-dev"
 DAYS = 5
@@ -79,32 +76,11 @@ def history(tmp_path_factory: pytest.TempPathFactory, moto_server) -> Iterator[H
     emulator = start_emulator(tmp / "emulator")
     patch = pytest.MonkeyPatch()
     try:
-        bucket = f"backhub-{uuid.uuid4().hex[:12]}"
-        boto3.client("s3", endpoint_url=moto_server.endpoint_url, region_name="us-east-1",
-                     aws_access_key_id="testing", aws_secret_access_key="testing").create_bucket(Bucket=bucket)
-        home = tmp / "dagster"
-        home.mkdir()
-        shutil.copyfile(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
-        info = emulator.info
-        for name, value in {
-            "DAGSTER_HOME": str(home),
-            "BACKHUB_GITHUB_API_URL": info["api_url"],
-            "BACKHUB_GITHUB_APP_ID": str(info["app_id"]),
-            "BACKHUB_GITHUB_APP_PRIVATE_KEY_PATH": info["private_key_path"],
-            "BACKHUB_STORE_URL": f"s3://{bucket}/store",
-            "BACKHUB_KEYRING_URL": f"s3://{bucket}/keyring",
-            "BACKHUB_S3_ENDPOINT_URL": moto_server.endpoint_url,
-            "BACKHUB_MASTER_KEY_URI": (tmp / "master-keyset.json").as_uri(),
-            "BACKHUB_GIT_CACHE_DIR": str(tmp / "git-cache"),
-            "BACKHUB_AUDIT_URL": (tmp / "audit").as_uri(),
-            "BACKHUB_CLOCK_OFFSET_DAYS": "0",
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-        }.items():
+        # Module-scoped: the autouse fake AWS credentials are function-scoped, so set them here.
+        for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                            "AWS_DEFAULT_REGION": "us-east-1"}.items():
             patch.setenv(name, value)
-        emulator.control("POST", "clock", json={"offset_days": 0})
-        backhub = Backhub(emulator=emulator, home=home, monkeypatch=patch)
+        backhub = start_installation(emulator, moto_server.endpoint_url, tmp, patch)
         client = GitHubApp(api_url=emulator.api_url, app_id=str(emulator.app_id),
                            private_key=emulator.private_key).installation_for(CUSTOMER)
         days = []
