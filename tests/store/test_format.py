@@ -38,12 +38,12 @@ MANIFEST_DIGEST = "6c6778db9ce64f20a54ef20bcd8f34a7548c6a48f1c05d95ecd8ac65eb0f2
 def frozen(tmp_path: Path) -> Path:
     copy = tmp_path / "format-v1"
     shutil.copytree(FROZEN, copy)
-    (copy / "master-keyset.json").chmod(0o600)
+    (copy / "TEST-ONLY-master.keyset").chmod(0o600)
     return copy
 
 
 def test_current_code_reads_the_frozen_format_v1_store(frozen: Path) -> None:
-    keyring = Keyring.from_urls((frozen / "keyring").as_uri(), (frozen / "master-keyset.json").as_uri())
+    keyring = Keyring.from_urls((frozen / "keyring").as_uri(), (frozen / "TEST-ONLY-master.keyset").as_uri())
     store = SnapshotStore.from_urls((frozen / "store").as_uri(), keyring)
     manifest = store.read_manifest("frozen", "2026-01-01", "issues", expected_digest=MANIFEST_DIGEST)
     assert manifest.blobs == (SMALL, LARGE, EMPTY) and manifest.body == {"note": "frozen fixture"}
@@ -65,7 +65,7 @@ def unwrap_keys(frozen: Path) -> dict[str, bytes]:
 
     aead.register()
     master = tink.json_proto_keyset_format.parse(
-        (frozen / "master-keyset.json").read_text(), secret_key_access.TOKEN
+        (frozen / "TEST-ONLY-master.keyset").read_text(), secret_key_access.TOKEN
     ).primitive(aead.Aead)
     document = json.loads((frozen / "keyring" / "frozen").read_bytes())
     assert (document["format"], document["version"], document["customer"]) == ("backhub-keyset", 1, "frozen")
