@@ -45,11 +45,11 @@ def test_a_backfill_spreads_over_celery_workers_and_survives_a_daemon_restart(cl
     instance.add_dynamic_partitions("customer", customers)
     instance.add_dynamic_partitions("date", dates)
 
+    for name in WORKERS:  # they start while the code server loads
+        cluster.start_worker(name)
     cluster.start_code_server()
     # The daily sensor would snapshot today on its own: stop it so the backfill is the only source of runs.
     cluster.dagster("sensor", "stop", "daily_snapshot_sensor")
-    for name in WORKERS:
-        cluster.start_worker(name)
     cluster.start_daemon("daemon-1")
     cluster.wait_for_workers(list(WORKERS))
 
