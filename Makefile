@@ -35,7 +35,7 @@ test: install openapi lint
 	$(BIN)/pytest -n 2 --dist loadgroup
 
 bench: install
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(BENCH)
 
 clean:
 	rm -rf $(VENV) .cache .demo
