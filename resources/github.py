@@ -23,7 +23,7 @@ import re
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -426,7 +426,7 @@ class InstallationClient(_RestSession):
         app: GitHubApp,
         installation: Installation,
         *,
-        etag_cache: MutableMapping[str, tuple[str, str]] | None = None,
+        etag_cache: MutableMapping[str, Sequence[str]] | None = None,
         write: tuple[str, ...] = (),
     ) -> None:
         self.installation = installation
@@ -440,6 +440,7 @@ class InstallationClient(_RestSession):
         self._token_expires = 0.0
         self._token_lock = threading.Lock()
         self.etag_cache = etag_cache
+        self.not_modified = 0  # conditional GETs GitHub answered 304: no rate limit spent
 
     def __repr__(self) -> str:
         return f"InstallationClient(installation={self.installation!r})"
@@ -513,10 +514,13 @@ class InstallationClient(_RestSession):
             break
         if cache_key is not None and self.etag_cache is not None:
             if reply.status == 304 and cache_key in self.etag_cache:
-                etag, body = self.etag_cache[cache_key]
-                return Reply(status=200, headers=reply.headers, body=body)
+                # A 304 need not repeat the Link header: the cached one keeps a paged list whole.
+                self.not_modified += 1
+                _etag, body, *link = self.etag_cache[cache_key]
+                headers = {**reply.headers, **({"link": link[0]} if link and link[0] else {})}
+                return Reply(status=200, headers=headers, body=body)
             if reply.status == 200 and reply.headers.get("etag"):
-                self.etag_cache[cache_key] = (reply.headers["etag"], reply.body)
+                self.etag_cache[cache_key] = (reply.headers["etag"], reply.body, reply.headers.get("link", ""))
         return reply
 
     def send_json(self, verb: str, path: str, body: Any = None) -> Any:

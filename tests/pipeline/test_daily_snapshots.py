@@ -91,3 +91,16 @@ def test_a_future_date_is_refused_and_leaves_no_snapshot(backhub) -> None:
     assert not summary.success
     assert "in the future" in (summary.error or "")
     assert backhub.store().list_snapshots(customer) == {}
+
+
+def test_unchanged_repository_metadata_costs_no_rate_limit_the_next_day(backhub) -> None:
+    customer = backhub.customers[0]
+    [day1] = backhub.snapshot([customer])
+    backhub.next_day()
+    [day2] = backhub.snapshot([customer])
+    assert day1.success and day2.success
+    assert day1.assets["inventory"]["not_modified"] == 0
+    # Most metadata reads (labels, milestones, releases, ...) of most repositories are free 304s.
+    assert day2.assets["inventory"]["not_modified"] >= 2 * day2.repositories
+    manifest = backhub.store().read_manifest(customer, backhub.today(), "inventory")
+    assert manifest.body["etag_cache"]["blob"] in manifest.blobs

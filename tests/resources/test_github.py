@@ -172,6 +172,23 @@ def test_etag_cache_turns_a_repeat_read_into_a_free_304(shared: EmulatorProcess)
     assert client.get_json("/rate_limit")["resources"]["core"]["used"] == used
 
 
+def test_etag_cache_keeps_every_page_of_a_list_when_answers_are_304(shared: EmulatorProcess) -> None:
+    app = make_app(shared)
+    installation = app.installation_for(ORG).installation
+    full_name = f"{ORG}/widgets"
+    params = {"state": "all", "per_page": 5}
+    cache: dict = {}
+    first = list(InstallationClient(app, installation, etag_cache=cache).paginate(f"/repos/{full_name}/issues", params))
+    assert len(first) > 10, "the list must span several pages for this test to mean anything"
+
+    # A new client on a later day, seeded with the stored cache: every page answers 304 (no Link).
+    again = InstallationClient(app, installation, etag_cache=cache)
+    second = list(again.paginate(f"/repos/{full_name}/issues", params))
+
+    assert [issue["id"] for issue in second] == [issue["id"] for issue in first]
+    assert again.not_modified >= 3
+
+
 # -- faults, limits, expiry, deletion -----------------------------------------------------------
 
 
