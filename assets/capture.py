@@ -90,7 +90,7 @@ class Capture:
         }
         manifest = self.store.write_manifest(self.customer, self.date, asset, body, sorted(self._sizes))
         # The record holds the manifest's digest: the anchor that shows a manifest later replaced by
-        # an older copy of itself (docs/format.md, "What is detectable").
+        # an older copy of itself (docs/format.md section 8).
         self.audit.append(actor=self.actor, action="backup", outcome="committed", customer=self.customer,
                           snapshot=self.date, details={"asset": asset, "manifest_digest": manifest.digest,
                                                        "generation": manifest.generation, "blobs": len(manifest.blobs),

@@ -1,8 +1,5 @@
-"""Restore and verify snapshots (DESIGN.md section 9).
+"""Restore snapshots (DESIGN.md section 9).
 
-    list_snapshots        each snapshot of a customer: assets, repositories, logical and stored bytes
-    verify_snapshots      like ``restic check``: manifests, blobs (``read_data``: decrypt everything,
-                          rebuild every git chain and compare its refs with the recorded tips + fsck)
     restore_to_directory  DIR/<owner>/<repo>.git (bare, every ref exactly as recorded),
                           DIR/<owner>/<repo>.wiki.git, DIR/<owner>/<repo>/ (metadata and issues/
                           as JSON as GitHub served it, plus Markdown), built beside DIR and renamed
@@ -10,348 +7,41 @@
     restore_to_github     a new repository on GitHub: every branch and tag pushed, labels,
                           milestones, issues and pull requests (as issues) with their comments,
                           each noting its original author, time and number; resumable
-
-Snapshots are read only through ``SnapshotStore`` (the code that wrote them) and the assets' own
-readers; every name a manifest holds is validated (``resources.names``) before it becomes part of a
-path, a URL or a git command line.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from assets.git_chain import restore_chain
-from assets.issues import chunk_counts, decode_chunk, read_records
+from assets.issues import read_records
+from backhub_pipeline.issue_markdown import login, render_index, render_markdown, timeline
+from backhub_pipeline.snapshot_access import Progress, RepositorySnapshot, Snapshot, quiet
 from resources import names
 from resources.errors import (
     BackhubError,
     GitHubError,
     IntegrityError,
     RestoreRefusedError,  # noqa: F401 - re-exported
-    SnapshotNotFoundError,
 )
 from resources.git import Git
 from resources.github import RESTORE_WRITE_PERMISSIONS, GitHubApp, InstallationClient
 from resources.snapshot_store import SnapshotStore
 
-SNAPSHOT_ASSETS = ("inventory", "repositories", "issues", "wikis")
 SUMMARY_FILE = "backhub-restore.json"
 # GitHub refuses issue and comment bodies longer than this many characters.
 GITHUB_BODY_LIMIT = 65536
 _MARKER = "backhub-restore"
 _ISSUE_MARKER = re.compile(r"<!-- backhub-restore: original #(\d+) -->")
 _COMMENT_MARKER = re.compile(r"<!-- backhub-restore: (comment|review|review-comment) (\d+) -->")
-
-Progress = Callable[[str], None]
-
-
-def _quiet(_message: str) -> None:
-    return None
-
-
-# -- reading one snapshot ----------------------------------------------------------------------------
-
-
-@dataclass
-class RepositorySnapshot:
-    """One repository as a snapshot recorded it, across the four assets (entries keyed by repo id)."""
-
-    id: str
-    full_name: str
-    summary: dict[str, Any]  # the inventory entry
-    git: dict[str, Any]  # the repositories entry
-    wiki: dict[str, Any]  # the wikis entry
-    issues: dict[str, Any]  # the issues entry
-
-    @property
-    def owner(self) -> str:
-        return names.full_name(self.full_name)[0]
-
-    @property
-    def name(self) -> str:
-        return names.full_name(self.full_name)[1]
-
-
-class Snapshot:
-    """The four manifests of one (customer, date), read and checked for completeness."""
-
-    def __init__(self, store: SnapshotStore, customer: str, date: str) -> None:
-        self.store, self.customer, self.date = store, names.customer(customer), names.date(date)
-        present = store.list_snapshots(customer).get(date, [])
-        if not present:
-            raise SnapshotNotFoundError(f"no snapshot of customer {customer} on {date} (see `backhub snapshots`)")
-        missing = [asset for asset in SNAPSHOT_ASSETS if asset not in present]
-        if missing:
-            raise SnapshotNotFoundError(
-                f"snapshot {customer}/{date} is incomplete: no committed {', '.join(missing)} "
-                "(the backup of that day failed part-way; restore another date)"
-            )
-        self.manifests = {asset: store.read_manifest(customer, date, asset) for asset in SNAPSHOT_ASSETS}
-
-    def repositories(self) -> list[RepositorySnapshot]:
-        bodies = {asset: self.manifests[asset].body for asset in SNAPSHOT_ASSETS}
-        result = []
-        for summary in bodies["inventory"].get("repositories", []):
-            key = str(summary["id"])
-            full_name = summary["full_name"]
-            names.full_name(full_name)
-            result.append(
-                RepositorySnapshot(
-                    id=key,
-                    full_name=full_name,
-                    summary=summary,
-                    git=bodies["repositories"]["repositories"].get(key, {"reason": "not in the git data"}),
-                    wiki=bodies["wikis"]["repositories"].get(key, {"state": "unknown"}),
-                    issues=bodies["issues"]["repositories"].get(key, {"reason": "not in the issues"}),
-                )
-            )
-        return result
-
-    def repository(self, full_name: str) -> RepositorySnapshot:
-        names.full_name(full_name)
-        for repo in self.repositories():
-            if repo.full_name.lower() == full_name.lower():
-                return repo
-        raise SnapshotNotFoundError(
-            f"snapshot {self.customer}/{self.date} has no repository {full_name} "
-            f"(it has {', '.join(r.full_name for r in self.repositories()) or 'none'})"
-        )
-
-    def metadata(self, repo: RepositorySnapshot) -> dict[str, Any]:
-        """The repository object, labels, milestones, releases, collaborators and hooks, as stored."""
-        if "blob" not in repo.summary:
-            return {}
-        return json.loads(self.store.read_blob(self.customer, repo.summary["blob"]))
-
-
-def body_blobs(asset: str, body: dict[str, Any]) -> dict[str, int]:
-    """Blob id -> plaintext size of every blob an asset's manifest body names."""
-    found: dict[str, int] = {}
-    if asset == "inventory":
-        for entry in body.get("repositories", []):
-            if "blob" in entry:
-                found[entry["blob"]] = int(entry.get("blob_size", 0))
-    elif asset in ("repositories", "wikis"):
-        for entry in body.get("repositories", {}).values():
-            for link in entry.get("chain") or []:
-                found[link["blob"]] = int(link.get("size", 0))
-    elif asset == "issues":
-        for entry in body.get("repositories", {}).values():
-            for chunk in (entry.get("chunks") or {}).values():
-                found[chunk["blob"]] = int(chunk.get("size", 0))
-    return found
-
-
-# -- listing -----------------------------------------------------------------------------------------
-
-
-@dataclass
-class SnapshotListing:
-    customer: str
-    date: str
-    assets: list[str]
-    repositories: int
-    logical_bytes: int  # plaintext bytes the snapshot restores from (its blobs, each once)
-    stored_bytes: int  # bytes at rest of the blobs it names
-    added_bytes: int  # bytes at rest of blobs no earlier snapshot named (what that day cost)
-    checks: str = "unknown"
-    problem: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def stored_sizes(store: SnapshotStore, customer: str) -> dict[str, int]:
-    """Blob id -> bytes at rest, by one listing of the customer's blobs (docs/format.md section 2)."""
-    prefix = f"customers/{names.customer(customer)}/blobs/"
-    return {info.key.rsplit("/", 1)[-1]: info.size for info in store.storage.list(prefix)}
-
-
-def list_snapshots(
-    store: SnapshotStore, customer: str, *, check_status: Callable[[str], str] | None = None
-) -> list[SnapshotListing]:
-    """Every snapshot of ``customer``, oldest first. A manifest that cannot be read is reported."""
-    names.customer(customer)
-    sizes = stored_sizes(store, customer)
-    seen: set[str] = set()
-    listings = []
-    for date, assets in store.list_snapshots(customer).items():
-        blobs: dict[str, int] = {}
-        repositories = 0
-        problem = None
-        for asset in assets:
-            try:
-                manifest = store.read_manifest(customer, date, asset)
-            except BackhubError as exc:
-                problem = problem or str(exc)
-                continue
-            blobs.update(body_blobs(asset, manifest.body))
-            blobs.update({bid: blobs.get(bid, 0) for bid in manifest.blobs})
-            if asset == "inventory":
-                repositories = len(manifest.body.get("repositories", []))
-        added = sum(sizes.get(bid, 0) for bid in blobs if bid not in seen)
-        seen.update(blobs)
-        listings.append(
-            SnapshotListing(
-                customer=customer,
-                date=date,
-                assets=list(assets),
-                repositories=repositories,
-                logical_bytes=sum(blobs.values()),
-                stored_bytes=sum(sizes.get(bid, 0) for bid in blobs),
-                added_bytes=added,
-                checks=check_status(date) if check_status else "unknown",
-                problem=problem,
-            )
-        )
-    return listings
-
-
-# -- verify ------------------------------------------------------------------------------------------
-
-
-@dataclass
-class VerifyResult:
-    customer: str
-    dates: list[str]
-    problems: list[str] = field(default_factory=list)
-    blobs_checked: int = 0
-    bytes_read: int = 0
-    chains_restored: int = 0
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "ok": self.ok}
-
-
-def verify_snapshots(
-    store: SnapshotStore,
-    git: Git,
-    customer: str,
-    dates: Iterable[str] | None = None,
-    *,
-    read_data: bool = False,
-    progress: Progress = _quiet,
-) -> VerifyResult:
-    """Check snapshots like ``restic check``: every problem is named (blob, manifest, repository, ref).
-
-    Always: each of the four manifests exists and decrypts under its own path, every blob its body
-    names is listed and present, every name it holds is valid. With ``read_data``: every blob is
-    decrypted and re-hashed, every git chain is rebuilt in scratch space and its refs compared with
-    the recorded tips, then ``git fsck``; every issues chunk parses and matches its recorded counts.
-    """
-    names.customer(customer)
-    listing = store.list_snapshots(customer)
-    wanted = sorted(names.date(d) for d in dates) if dates is not None else sorted(listing)
-    result = VerifyResult(customer=customer, dates=wanted)
-    if not wanted:
-        result.problems.append(f"no snapshots of customer {customer} in {store.storage.url}")
-    for date in wanted:
-        if date not in listing:
-            result.problems.append(f"no snapshot of customer {customer} on {date}")
-            continue
-        progress(f"verify {customer}/{date}{' (reading all data)' if read_data else ''}")
-        missing = [asset for asset in SNAPSHOT_ASSETS if asset not in listing[date]]
-        if missing:
-            result.problems.append(f"snapshot {customer}/{date} is incomplete: no committed {', '.join(missing)}")
-        report = store.verify(customer, date, read_data=read_data)
-        result.problems.extend(report.problems)
-        result.blobs_checked += report.blobs_checked
-        result.bytes_read += report.bytes_read
-        for asset in listing[date]:
-            try:
-                manifest = store.read_manifest(customer, date, asset)
-            except BackhubError:
-                continue  # already named by store.verify
-            where = f"{customer}/{date}/{asset}"
-            listed = set(manifest.blobs)
-            for bid in body_blobs(asset, manifest.body):
-                if bid not in listed:
-                    result.problems.append(f"manifest {where}: names blob {bid} in its body but not in its blob list")
-            result.problems.extend(_name_problems(where, asset, manifest.body))
-            if read_data and asset in ("repositories", "wikis"):
-                _verify_chains(store, git, customer, where, manifest.body, result, progress)
-            if read_data and asset == "issues":
-                _verify_chunks(store, customer, where, manifest.body, result)
-    return result
-
-
-def _name_problems(where: str, asset: str, body: dict[str, Any]) -> list[str]:
-    problems = []
-    entries = body.get("repositories", [])
-    for entry in entries if isinstance(entries, list) else entries.values():
-        try:
-            names.full_name(entry.get("full_name"))
-            for ref, sha in (entry.get("tips") or {}).items():
-                names.ref(ref)
-                names.sha(sha)
-        except names.InvalidNameError as exc:
-            problems.append(f"manifest {where}: {exc}")
-    return problems
-
-
-def _verify_chains(
-    store: SnapshotStore,
-    git: Git,
-    customer: str,
-    where: str,
-    body: dict[str, Any],
-    result: VerifyResult,
-    progress: Progress,
-) -> None:
-    for entry in body.get("repositories", {}).values():
-        if not entry.get("chain"):
-            continue
-        full_name = entry.get("full_name", "?")
-        progress(f"  rebuild {full_name} from {len(entry['chain'])} bundle(s) ({where})")
-        with tempfile.TemporaryDirectory(prefix="backhub-verify-") as scratch:
-            target = Path(scratch) / "repo.git"
-            try:
-                refs = restore_chain(git, store, customer, entry, target)
-                git.fsck(target)
-            except BackhubError as exc:
-                result.problems.append(f"git data of {full_name} ({where}): {exc}")
-                continue
-        result.chains_restored += 1
-        tips = entry.get("tips") or {}
-        for ref in sorted(set(tips) | set(refs)):
-            if tips.get(ref) != refs.get(ref):
-                result.problems.append(
-                    f"git data of {full_name} ({where}): ref {ref} restores to {refs.get(ref) or 'nothing'}, "
-                    f"recorded {tips.get(ref) or 'nothing'}"
-                )
-
-
-def _verify_chunks(store: SnapshotStore, customer: str, where: str, body: dict[str, Any], result: VerifyResult) -> None:
-    size = int(body.get("chunk_size") or 100)
-    for entry in body.get("repositories", {}).values():
-        for chunk_id, info in (entry.get("chunks") or {}).items():
-            label = f"issues chunk {chunk_id} (blob {info['blob']}) of {entry.get('full_name', '?')} ({where})"
-            try:
-                records = decode_chunk(store.read_blob(customer, info["blob"]))
-            except IntegrityError:
-                continue  # named by store.verify
-            except (ValueError, KeyError, TypeError) as exc:
-                result.problems.append(f"{label}: not JSON Lines of issue records ({type(exc).__name__})")
-                continue
-            stray = [n for n in records if n // size != int(chunk_id)]
-            if stray:
-                result.problems.append(f"{label}: holds issue #{stray[0]} outside its number range")
-            if chunk_counts(records) != info.get("counts"):
-                result.problems.append(f"{label}: counts {chunk_counts(records)} differ from recorded {info.get('counts')}")
 
 
 # -- restore to a directory --------------------------------------------------------------------------
@@ -389,7 +79,7 @@ def restore_to_directory(
     *,
     repo: str | None = None,
     force: bool = False,
-    progress: Progress = _quiet,
+    progress: Progress = quiet,
 ) -> RestoreResult:
     """Restore a snapshot (or one repository of it) into ``target``.
 
@@ -482,7 +172,7 @@ def _restore_repository(snapshot: Snapshot, git: Git, item: RepositorySnapshot, 
             restored.issues += not is_pull
             restored.comments += len(record.get("comments", [])) + len(record.get("review_comments", []))
             index.append((number, is_pull, issue))
-        (issues_dir / "README.md").write_text(_render_index(item.full_name, snapshot.date, index), encoding="utf-8")
+        (issues_dir / "README.md").write_text(render_index(item.full_name, snapshot.date, index), encoding="utf-8")
     return restored
 
 
@@ -503,71 +193,6 @@ def _restore_git(snapshot: Snapshot, git: Git, entry: dict[str, Any], into: Path
 
 def _write_json(path: Path, value: Any) -> None:
     path.write_text(json.dumps(value, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-
-
-# -- Markdown ----------------------------------------------------------------------------------------
-
-
-def _login(obj: dict[str, Any] | None) -> str:
-    login = (obj or {}).get("login")
-    return f"@{login}" if login else "(unknown)"
-
-
-def _quote(text: str | None) -> str:
-    text = (text or "").strip()
-    return "\n".join(f"> {line}" if line else ">" for line in text.splitlines()) if text else "> *(no text)*"
-
-
-def timeline(record: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
-    """Comments, reviews and review comments in time order: (kind, time, GitHub object)."""
-    items = [("comment", c.get("created_at") or "", c) for c in record.get("comments", [])]
-    items += [("review", r.get("submitted_at") or "", r) for r in record.get("reviews", [])]
-    items += [("review-comment", c.get("created_at") or "", c) for c in record.get("review_comments", [])]
-    return sorted(items, key=lambda item: (item[1], item[2].get("id", 0)))
-
-
-def render_markdown(full_name: str, record: dict[str, Any]) -> str:
-    """A readable page for one issue or pull request with its comments, reviews and review comments."""
-    issue = record.get("issue") or {}
-    pull = record.get("pull") or {}
-    number = record["number"]
-    kind = "Pull request" if pull or "pull_request" in issue else "Issue"
-    lines = [f"# {kind} #{number}: {issue.get('title') or pull.get('title') or ''}", ""]
-    state = issue.get("state") or pull.get("state") or "unknown"
-    if pull.get("merged_at"):
-        state = f"merged {pull['merged_at']}"
-    lines.append(f"- Repository: {full_name}")
-    lines.append(f"- Opened by {_login(issue.get('user') or pull.get('user'))} on {issue.get('created_at') or pull.get('created_at')}")
-    lines.append(f"- State: {state}" + (f" (closed {issue['closed_at']})" if issue.get("closed_at") else ""))
-    if pull:
-        lines.append(f"- Branches: {(pull.get('head') or {}).get('ref')} → {(pull.get('base') or {}).get('ref')}")
-    labels = [label.get("name") for label in issue.get("labels") or [] if isinstance(label, dict)]
-    if labels:
-        lines.append(f"- Labels: {', '.join(labels)}")
-    if issue.get("milestone"):
-        lines.append(f"- Milestone: {issue['milestone'].get('title')}")
-    if issue.get("html_url"):
-        lines.append(f"- Original: {issue['html_url']}")
-    lines += ["", (issue.get("body") or pull.get("body") or "*(no description)*").strip(), ""]
-    for kind_name, when, item in timeline(record):
-        if kind_name == "comment":
-            lines.append(f"### Comment by {_login(item.get('user'))} on {when}")
-        elif kind_name == "review":
-            lines.append(f"### Review by {_login(item.get('user'))} on {when}: {item.get('state', '').lower()}")
-        else:
-            place = f"{item.get('path')}:{item.get('line') or item.get('original_line') or '?'}"
-            lines.append(f"### Review comment by {_login(item.get('user'))} on {when} at `{place}`")
-        lines += ["", _quote(item.get("body")), ""]
-    return "\n".join(lines).rstrip() + "\n"
-
-
-def _render_index(full_name: str, date: str, index: list[tuple[int, bool, dict[str, Any]]]) -> str:
-    lines = [f"# Issues and pull requests of {full_name}, snapshot {date}", "", "| # | kind | state | title |",
-             "|---:|---|---|---|"]
-    for number, is_pull, issue in index:
-        title = (issue.get("title") or "").replace("|", "\\|")
-        lines.append(f"| [{number}]({number}.md) | {'pull' if is_pull else 'issue'} | {issue.get('state', '')} | {title} |")
-    return "\n".join(lines) + "\n"
 
 
 # -- restore to GitHub -------------------------------------------------------------------------------
@@ -602,7 +227,7 @@ def restore_to_github(
     *,
     new_name: str | None = None,
     resume: bool = False,
-    progress: Progress = _quiet,
+    progress: Progress = quiet,
 ) -> GitHubRestoreResult:
     """Recreate one repository of a snapshot as a new repository of the same owner on GitHub.
 
@@ -724,7 +349,7 @@ def issue_body(record: dict[str, Any], source: str, date: str) -> str:
     number = record["number"]
     kind = "pull request" if pull or "pull_request" in issue else "issue"
     header = f"*Restored by backhub from {source} (snapshot {date}): originally {kind} #{number} by " \
-             f"{_login(issue.get('user') or pull.get('user'))} on {issue.get('created_at') or pull.get('created_at')}"
+             f"{login(issue.get('user') or pull.get('user'))} on {issue.get('created_at') or pull.get('created_at')}"
     if pull:
         header += f", {(pull.get('head') or {}).get('ref')} → {(pull.get('base') or {}).get('ref')}"
         if pull.get("merged_at"):
@@ -738,12 +363,12 @@ def issue_body(record: dict[str, Any], source: str, date: str) -> str:
 def comment_body(kind: str, item: dict[str, Any]) -> str:
     when = item.get("submitted_at") if kind == "review" else item.get("created_at")
     if kind == "review":
-        header = f"*Review by {_login(item.get('user'))} on {when}: {str(item.get('state', '')).lower()}.*"
+        header = f"*Review by {login(item.get('user'))} on {when}: {str(item.get('state', '')).lower()}.*"
     elif kind == "review-comment":
         place = f"{item.get('path')}:{item.get('line') or item.get('original_line') or '?'}"
-        header = f"*Review comment by {_login(item.get('user'))} on {when} at `{place}`.*"
+        header = f"*Review comment by {login(item.get('user'))} on {when} at `{place}`.*"
     else:
-        header = f"*Comment by {_login(item.get('user'))} on {when}.*"
+        header = f"*Comment by {login(item.get('user'))} on {when}.*"
     text = f"{header}\n\n{item.get('body') or ''}".rstrip()
     return _fit(text, f"<!-- {_MARKER}: {kind} {int(item['id'])} -->")
 
@@ -792,61 +417,3 @@ def _recreate_issues(snapshot: Snapshot, client: InstallationClient, item: Repos
             client.send_json("PATCH", f"/repos/{destination}/issues/{int(new['number'])}",
                              {"state": "closed", "state_reason": original.get("state_reason") or "completed"})
 
-
-# -- audit -------------------------------------------------------------------------------------------
-
-
-def audit(log: Any, *, actor: str, action: str, customer: str, snapshot: str | None, outcome: str,
-          details: dict[str, Any]) -> None:
-    """Append one record to the audit log when one is configured (``log`` is an ``AuditLog`` or None)."""
-    if log is None:
-        return
-    log.append(actor=actor, action=action, customer=customer, snapshot=snapshot, outcome=outcome, details=details)
-
-
-@contextlib.contextmanager
-def audited(log: Any, *, actor: str, action: str, customer: str, snapshot: str | None,
-            details: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """Audit the enclosed operation: ``ok`` with the details it adds, or ``failed`` with the error."""
-    extra: dict[str, Any] = {}
-    try:
-        yield extra
-    except BaseException as exc:
-        audit(log, actor=actor, action=action, customer=customer, snapshot=snapshot, outcome="failed",
-              details={**details, **extra, "error": f"{type(exc).__name__}: {exc}"[:2000]})
-        raise
-    audit(log, actor=actor, action=action, customer=customer, snapshot=snapshot,
-          outcome=extra.pop("outcome", "ok"), details={**details, **extra})
-
-
-# -- clients from the one set of settings ------------------------------------------------------------
-
-
-@dataclass
-class Clients:
-    """What restore and verify talk to, built from ``Settings`` at run time (never at import)."""
-
-    store: SnapshotStore
-    git: Git
-    audit_log: Any  # resources.audit.AuditLog
-    settings: Any  # backhub_pipeline.settings.Settings
-
-    @classmethod
-    def from_settings(cls, settings: Any) -> Clients:
-        from resources.audit import AuditLog
-        from resources.snapshot_store import SnapshotStoreResource
-
-        store = SnapshotStoreResource(store_url=settings.store_url, keyring_url=settings.keyring_url,
-                                      master_key_uri=settings.master_key_uri,
-                                      s3_endpoint_url=settings.s3_endpoint_url).get_client()
-        audit_log = AuditLog.from_url(settings.audit_url, s3_endpoint_url=settings.s3_endpoint_url) \
-            if settings.audit_url else None
-        return cls(store=store, git=Git(Path(settings.git_cache_dir)), audit_log=audit_log, settings=settings)
-
-    def github(self) -> GitHubApp:
-        from resources.github import GitHubAppResource
-
-        self.settings.require_github()
-        return GitHubAppResource(api_url=self.settings.github_api_url, app_id=self.settings.github_app_id,
-                                 private_key_path=self.settings.github_app_private_key_path,
-                                 ca_bundle=self.settings.ca_bundle).get_client()

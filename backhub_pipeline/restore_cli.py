@@ -35,8 +35,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from backhub_pipeline.restore import Clients, audited, restore_to_directory, restore_to_github
+    from backhub_pipeline.restore import restore_to_directory, restore_to_github
     from backhub_pipeline.settings import Settings
+    from backhub_pipeline.snapshot_access import Clients, audited
 
     customer, date = names.customer(args.customer), names.date(args.date)
     if args.repo:

@@ -15,12 +15,9 @@ import dagster as dg
 from dagster import OpExecutionContext
 from pydantic import Field
 
-from backhub_pipeline.restore import (
-    audited,
-    restore_to_directory,
-    restore_to_github,
-    verify_snapshots,
-)
+from backhub_pipeline.inspection import verify_snapshots
+from backhub_pipeline.restore import restore_to_directory, restore_to_github
+from backhub_pipeline.snapshot_access import audited
 from resources import names
 from resources.errors import BackhubError, ConfigurationError
 from resources.git import GitResource

@@ -79,8 +79,9 @@ def render(listings) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from backhub_pipeline.restore import Clients, list_snapshots
+    from backhub_pipeline.inspection import list_snapshots
     from backhub_pipeline.settings import Settings
+    from backhub_pipeline.snapshot_access import Clients
 
     clients = Clients.from_settings(Settings.from_env())
     customers = [names.customer(c) for c in args.customer] if args.customer else clients.store.list_customers()

@@ -26,8 +26,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from backhub_pipeline.restore import Clients, audited, verify_snapshots
+    from backhub_pipeline.inspection import verify_snapshots
     from backhub_pipeline.settings import Settings
+    from backhub_pipeline.snapshot_access import Clients, audited
 
     customer = names.customer(args.customer)
     dates = [names.date(d) for d in args.date] if args.date else None

@@ -64,8 +64,9 @@ def _du(path: Path) -> int:
 
 def measure(home: Path, scale: str) -> dict:
     from assets.git_chain import restore_chain
-    from backhub_pipeline.restore import Clients, Snapshot, restore_to_directory
+    from backhub_pipeline.restore import restore_to_directory
     from backhub_pipeline.settings import Settings
+    from backhub_pipeline.snapshot_access import Clients, Snapshot
     from resources.github import GitHubApp
 
     started = time.monotonic()

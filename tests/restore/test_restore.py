@@ -115,8 +115,8 @@ def test_verify_read_data_rebuilds_every_chain_and_passes(history: History, caps
 
 
 def test_restore_to_github_recreates_refs_labels_milestones_and_issues_in_order(history: History) -> None:
-    from backhub_pipeline.restore import Clients
     from backhub_pipeline.settings import Settings
+    from backhub_pipeline.snapshot_access import Clients
 
     day = history.days[-1]
     source = day.state["repositories"]["notes"]
@@ -147,8 +147,8 @@ def test_restore_to_github_recreates_refs_labels_milestones_and_issues_in_order(
 
 
 def _reviews(history: History, number: int) -> list[dict]:
-    from backhub_pipeline.restore import Clients, Snapshot
     from backhub_pipeline.settings import Settings
+    from backhub_pipeline.snapshot_access import Clients, Snapshot
 
     store = Clients.from_settings(Settings.from_env()).store
     snapshot = Snapshot(store, CUSTOMER, history.days[-1].date)
@@ -160,8 +160,8 @@ def _reviews(history: History, number: int) -> list[dict]:
 
 def test_restore_to_github_refuses_an_existing_repository_and_resumes_an_interrupted_one_without_duplicates(
         history: History, capsys, monkeypatch: pytest.MonkeyPatch) -> None:
-    from backhub_pipeline.restore import Clients
     from backhub_pipeline.settings import Settings
+    from backhub_pipeline.snapshot_access import Clients
     from resources.errors import GitHubUnavailableError
     from resources.github import InstallationClient
 
@@ -200,8 +200,8 @@ def test_restore_to_github_refuses_an_existing_repository_and_resumes_an_interru
 
 
 def _blob_key(history: History) -> tuple[str, str]:
-    from backhub_pipeline.restore import Clients
     from backhub_pipeline.settings import Settings
+    from backhub_pipeline.snapshot_access import Clients
 
     store = Clients.from_settings(Settings.from_env()).store
     manifest = store.read_manifest(CUSTOMER, history.days[-1].date, "repositories")

@@ -1,0 +1,228 @@
+"""Looking at snapshots without restoring them (DESIGN.md section 9).
+
+    list_snapshots    each snapshot of a customer: assets, repositories, logical and stored bytes
+    verify_snapshots  like ``restic check``: manifests, blobs (``read_data``: decrypt everything,
+                      rebuild every git chain and compare its refs with the recorded tips + fsck)
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from assets.git_chain import restore_chain
+from assets.issues import chunk_counts, decode_chunk
+from backhub_pipeline.snapshot_access import SNAPSHOT_ASSETS, Progress, body_blobs, quiet
+from resources import names
+from resources.errors import (
+    BackhubError,
+    IntegrityError,
+    RestoreRefusedError,  # noqa: F401 - re-exported
+    )
+from resources.git import Git
+from resources.snapshot_store import SnapshotStore
+
+# -- listing -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class SnapshotListing:
+    customer: str
+    date: str
+    assets: list[str]
+    repositories: int
+    logical_bytes: int  # plaintext bytes the snapshot restores from (its blobs, each once)
+    stored_bytes: int  # bytes at rest of the blobs it names
+    added_bytes: int  # bytes at rest of blobs no earlier snapshot named (what that day cost)
+    checks: str = "unknown"
+    problem: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def stored_sizes(store: SnapshotStore, customer: str) -> dict[str, int]:
+    """Blob id -> bytes at rest, by one listing of the customer's blobs (docs/format.md section 2)."""
+    prefix = f"customers/{names.customer(customer)}/blobs/"
+    return {info.key.rsplit("/", 1)[-1]: info.size for info in store.storage.list(prefix)}
+
+
+def list_snapshots(
+    store: SnapshotStore, customer: str, *, check_status: Callable[[str], str] | None = None
+) -> list[SnapshotListing]:
+    """Every snapshot of ``customer``, oldest first. A manifest that cannot be read is reported."""
+    names.customer(customer)
+    sizes = stored_sizes(store, customer)
+    seen: set[str] = set()
+    listings = []
+    for date, assets in store.list_snapshots(customer).items():
+        blobs: dict[str, int] = {}
+        repositories = 0
+        problem = None
+        for asset in assets:
+            try:
+                manifest = store.read_manifest(customer, date, asset)
+            except BackhubError as exc:
+                problem = problem or str(exc)
+                continue
+            blobs.update(body_blobs(asset, manifest.body))
+            blobs.update({bid: blobs.get(bid, 0) for bid in manifest.blobs})
+            if asset == "inventory":
+                repositories = len(manifest.body.get("repositories", []))
+        added = sum(sizes.get(bid, 0) for bid in blobs if bid not in seen)
+        seen.update(blobs)
+        listings.append(
+            SnapshotListing(
+                customer=customer,
+                date=date,
+                assets=list(assets),
+                repositories=repositories,
+                logical_bytes=sum(blobs.values()),
+                stored_bytes=sum(sizes.get(bid, 0) for bid in blobs),
+                added_bytes=added,
+                checks=check_status(date) if check_status else "unknown",
+                problem=problem,
+            )
+        )
+    return listings
+
+
+# -- verify ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class VerifyResult:
+    customer: str
+    dates: list[str]
+    problems: list[str] = field(default_factory=list)
+    blobs_checked: int = 0
+    bytes_read: int = 0
+    chains_restored: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "ok": self.ok}
+
+
+def verify_snapshots(
+    store: SnapshotStore,
+    git: Git,
+    customer: str,
+    dates: Iterable[str] | None = None,
+    *,
+    read_data: bool = False,
+    progress: Progress = quiet,
+) -> VerifyResult:
+    """Check snapshots like ``restic check``: every problem is named (blob, manifest, repository, ref).
+
+    Always: each of the four manifests exists and decrypts under its own path, every blob its body
+    names is listed and present, every name it holds is valid. With ``read_data``: every blob is
+    decrypted and re-hashed, every git chain is rebuilt in scratch space and its refs compared with
+    the recorded tips, then ``git fsck``; every issues chunk parses and matches its recorded counts.
+    """
+    names.customer(customer)
+    listing = store.list_snapshots(customer)
+    wanted = sorted(names.date(d) for d in dates) if dates is not None else sorted(listing)
+    result = VerifyResult(customer=customer, dates=wanted)
+    if not wanted:
+        result.problems.append(f"no snapshots of customer {customer} in {store.storage.url}")
+    for date in wanted:
+        if date not in listing:
+            result.problems.append(f"no snapshot of customer {customer} on {date}")
+            continue
+        progress(f"verify {customer}/{date}{' (reading all data)' if read_data else ''}")
+        missing = [asset for asset in SNAPSHOT_ASSETS if asset not in listing[date]]
+        if missing:
+            result.problems.append(f"snapshot {customer}/{date} is incomplete: no committed {', '.join(missing)}")
+        report = store.verify(customer, date, read_data=read_data)
+        result.problems.extend(report.problems)
+        result.blobs_checked += report.blobs_checked
+        result.bytes_read += report.bytes_read
+        for asset in listing[date]:
+            try:
+                manifest = store.read_manifest(customer, date, asset)
+            except BackhubError:
+                continue  # already named by store.verify
+            where = f"{customer}/{date}/{asset}"
+            listed = set(manifest.blobs)
+            for bid in body_blobs(asset, manifest.body):
+                if bid not in listed:
+                    result.problems.append(f"manifest {where}: names blob {bid} in its body but not in its blob list")
+            result.problems.extend(_name_problems(where, asset, manifest.body))
+            if read_data and asset in ("repositories", "wikis"):
+                _verify_chains(store, git, customer, where, manifest.body, result, progress)
+            if read_data and asset == "issues":
+                _verify_chunks(store, customer, where, manifest.body, result)
+    return result
+
+
+def _name_problems(where: str, asset: str, body: dict[str, Any]) -> list[str]:
+    problems = []
+    entries = body.get("repositories", [])
+    for entry in entries if isinstance(entries, list) else entries.values():
+        try:
+            names.full_name(entry.get("full_name"))
+            for ref, sha in (entry.get("tips") or {}).items():
+                names.ref(ref)
+                names.sha(sha)
+        except names.InvalidNameError as exc:
+            problems.append(f"manifest {where}: {exc}")
+    return problems
+
+
+def _verify_chains(
+    store: SnapshotStore,
+    git: Git,
+    customer: str,
+    where: str,
+    body: dict[str, Any],
+    result: VerifyResult,
+    progress: Progress,
+) -> None:
+    for entry in body.get("repositories", {}).values():
+        if not entry.get("chain"):
+            continue
+        full_name = entry.get("full_name", "?")
+        progress(f"  rebuild {full_name} from {len(entry['chain'])} bundle(s) ({where})")
+        with tempfile.TemporaryDirectory(prefix="backhub-verify-") as scratch:
+            target = Path(scratch) / "repo.git"
+            try:
+                refs = restore_chain(git, store, customer, entry, target)
+                git.fsck(target)
+            except BackhubError as exc:
+                result.problems.append(f"git data of {full_name} ({where}): {exc}")
+                continue
+        result.chains_restored += 1
+        tips = entry.get("tips") or {}
+        for ref in sorted(set(tips) | set(refs)):
+            if tips.get(ref) != refs.get(ref):
+                result.problems.append(
+                    f"git data of {full_name} ({where}): ref {ref} restores to {refs.get(ref) or 'nothing'}, "
+                    f"recorded {tips.get(ref) or 'nothing'}"
+                )
+
+
+def _verify_chunks(store: SnapshotStore, customer: str, where: str, body: dict[str, Any], result: VerifyResult) -> None:
+    size = int(body.get("chunk_size") or 100)
+    for entry in body.get("repositories", {}).values():
+        for chunk_id, info in (entry.get("chunks") or {}).items():
+            label = f"issues chunk {chunk_id} (blob {info['blob']}) of {entry.get('full_name', '?')} ({where})"
+            try:
+                records = decode_chunk(store.read_blob(customer, info["blob"]))
+            except IntegrityError:
+                continue  # named by store.verify
+            except (ValueError, KeyError, TypeError) as exc:
+                result.problems.append(f"{label}: not JSON Lines of issue records ({type(exc).__name__})")
+                continue
+            stray = [n for n in records if n // size != int(chunk_id)]
+            if stray:
+                result.problems.append(f"{label}: holds issue #{stray[0]} outside its number range")
+            if chunk_counts(records) != info.get("counts"):
+                result.problems.append(f"{label}: counts {chunk_counts(records)} differ from recorded {info.get('counts')}")
+

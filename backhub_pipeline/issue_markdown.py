@@ -1,0 +1,75 @@
+"""A readable Markdown rendering of one stored issue or pull request with its comments and reviews.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from resources.errors import (
+    RestoreRefusedError,  # noqa: F401 - re-exported
+    )
+
+# -- Markdown ----------------------------------------------------------------------------------------
+
+
+def login(obj: dict[str, Any] | None) -> str:
+    login = (obj or {}).get("login")
+    return f"@{login}" if login else "(unknown)"
+
+
+def _quote(text: str | None) -> str:
+    text = (text or "").strip()
+    return "\n".join(f"> {line}" if line else ">" for line in text.splitlines()) if text else "> *(no text)*"
+
+
+def timeline(record: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    """Comments, reviews and review comments in time order: (kind, time, GitHub object)."""
+    items = [("comment", c.get("created_at") or "", c) for c in record.get("comments", [])]
+    items += [("review", r.get("submitted_at") or "", r) for r in record.get("reviews", [])]
+    items += [("review-comment", c.get("created_at") or "", c) for c in record.get("review_comments", [])]
+    return sorted(items, key=lambda item: (item[1], item[2].get("id", 0)))
+
+
+def render_markdown(full_name: str, record: dict[str, Any]) -> str:
+    """A readable page for one issue or pull request with its comments, reviews and review comments."""
+    issue = record.get("issue") or {}
+    pull = record.get("pull") or {}
+    number = record["number"]
+    kind = "Pull request" if pull or "pull_request" in issue else "Issue"
+    lines = [f"# {kind} #{number}: {issue.get('title') or pull.get('title') or ''}", ""]
+    state = issue.get("state") or pull.get("state") or "unknown"
+    if pull.get("merged_at"):
+        state = f"merged {pull['merged_at']}"
+    lines.append(f"- Repository: {full_name}")
+    lines.append(f"- Opened by {login(issue.get('user') or pull.get('user'))} on {issue.get('created_at') or pull.get('created_at')}")
+    lines.append(f"- State: {state}" + (f" (closed {issue['closed_at']})" if issue.get("closed_at") else ""))
+    if pull:
+        lines.append(f"- Branches: {(pull.get('head') or {}).get('ref')} → {(pull.get('base') or {}).get('ref')}")
+    labels = [label.get("name") for label in issue.get("labels") or [] if isinstance(label, dict)]
+    if labels:
+        lines.append(f"- Labels: {', '.join(labels)}")
+    if issue.get("milestone"):
+        lines.append(f"- Milestone: {issue['milestone'].get('title')}")
+    if issue.get("html_url"):
+        lines.append(f"- Original: {issue['html_url']}")
+    lines += ["", (issue.get("body") or pull.get("body") or "*(no description)*").strip(), ""]
+    for kind_name, when, item in timeline(record):
+        if kind_name == "comment":
+            lines.append(f"### Comment by {login(item.get('user'))} on {when}")
+        elif kind_name == "review":
+            lines.append(f"### Review by {login(item.get('user'))} on {when}: {item.get('state', '').lower()}")
+        else:
+            place = f"{item.get('path')}:{item.get('line') or item.get('original_line') or '?'}"
+            lines.append(f"### Review comment by {login(item.get('user'))} on {when} at `{place}`")
+        lines += ["", _quote(item.get("body")), ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def render_index(full_name: str, date: str, index: list[tuple[int, bool, dict[str, Any]]]) -> str:
+    lines = [f"# Issues and pull requests of {full_name}, snapshot {date}", "", "| # | kind | state | title |",
+             "|---:|---|---|---|"]
+    for number, is_pull, issue in index:
+        title = (issue.get("title") or "").replace("|", "\\|")
+        lines.append(f"| [{number}]({number}.md) | {'pull' if is_pull else 'issue'} | {issue.get('state', '')} | {title} |")
+    return "\n".join(lines) + "\n"
+

@@ -1,0 +1,185 @@
+"""Reading one committed snapshot, and the clients and audit helpers restore and verify share.
+
+Snapshots are read only through ``SnapshotStore`` (the code that wrote them) and the assets' own
+readers; every name a manifest holds is validated (``resources.names``) before it becomes part of a
+path, a URL or a git command line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from resources import names
+from resources.errors import (
+    RestoreRefusedError,  # noqa: F401 - re-exported
+    SnapshotNotFoundError,
+)
+from resources.git import Git
+from resources.github import GitHubApp
+from resources.snapshot_store import SnapshotStore
+
+SNAPSHOT_ASSETS = ("inventory", "repositories", "issues", "wikis")
+
+Progress = Callable[[str], None]
+
+
+def quiet(_message: str) -> None:
+    """A progress callback that says nothing."""
+    return None
+
+
+# -- reading one snapshot ----------------------------------------------------------------------------
+
+
+@dataclass
+class RepositorySnapshot:
+    """One repository as a snapshot recorded it, across the four assets (entries keyed by repo id)."""
+
+    id: str
+    full_name: str
+    summary: dict[str, Any]  # the inventory entry
+    git: dict[str, Any]  # the repositories entry
+    wiki: dict[str, Any]  # the wikis entry
+    issues: dict[str, Any]  # the issues entry
+
+    @property
+    def owner(self) -> str:
+        return names.full_name(self.full_name)[0]
+
+    @property
+    def name(self) -> str:
+        return names.full_name(self.full_name)[1]
+
+
+class Snapshot:
+    """The four manifests of one (customer, date), read and checked for completeness."""
+
+    def __init__(self, store: SnapshotStore, customer: str, date: str) -> None:
+        self.store, self.customer, self.date = store, names.customer(customer), names.date(date)
+        present = store.list_snapshots(customer).get(date, [])
+        if not present:
+            raise SnapshotNotFoundError(f"no snapshot of customer {customer} on {date} (see `backhub snapshots`)")
+        missing = [asset for asset in SNAPSHOT_ASSETS if asset not in present]
+        if missing:
+            raise SnapshotNotFoundError(
+                f"snapshot {customer}/{date} is incomplete: no committed {', '.join(missing)} "
+                "(the backup of that day failed part-way; restore another date)"
+            )
+        self.manifests = {asset: store.read_manifest(customer, date, asset) for asset in SNAPSHOT_ASSETS}
+
+    def repositories(self) -> list[RepositorySnapshot]:
+        bodies = {asset: self.manifests[asset].body for asset in SNAPSHOT_ASSETS}
+        result = []
+        for summary in bodies["inventory"].get("repositories", []):
+            key = str(summary["id"])
+            full_name = summary["full_name"]
+            names.full_name(full_name)
+            result.append(
+                RepositorySnapshot(
+                    id=key,
+                    full_name=full_name,
+                    summary=summary,
+                    git=bodies["repositories"]["repositories"].get(key, {"reason": "not in the git data"}),
+                    wiki=bodies["wikis"]["repositories"].get(key, {"state": "unknown"}),
+                    issues=bodies["issues"]["repositories"].get(key, {"reason": "not in the issues"}),
+                )
+            )
+        return result
+
+    def repository(self, full_name: str) -> RepositorySnapshot:
+        names.full_name(full_name)
+        for repo in self.repositories():
+            if repo.full_name.lower() == full_name.lower():
+                return repo
+        raise SnapshotNotFoundError(
+            f"snapshot {self.customer}/{self.date} has no repository {full_name} "
+            f"(it has {', '.join(r.full_name for r in self.repositories()) or 'none'})"
+        )
+
+    def metadata(self, repo: RepositorySnapshot) -> dict[str, Any]:
+        """The repository object, labels, milestones, releases, collaborators and hooks, as stored."""
+        if "blob" not in repo.summary:
+            return {}
+        return json.loads(self.store.read_blob(self.customer, repo.summary["blob"]))
+
+
+def body_blobs(asset: str, body: dict[str, Any]) -> dict[str, int]:
+    """Blob id -> plaintext size of every blob an asset's manifest body names."""
+    found: dict[str, int] = {}
+    if asset == "inventory":
+        for entry in body.get("repositories", []):
+            if "blob" in entry:
+                found[entry["blob"]] = int(entry.get("blob_size", 0))
+    elif asset in ("repositories", "wikis"):
+        for entry in body.get("repositories", {}).values():
+            for link in entry.get("chain") or []:
+                found[link["blob"]] = int(link.get("size", 0))
+    elif asset == "issues":
+        for entry in body.get("repositories", {}).values():
+            for chunk in (entry.get("chunks") or {}).values():
+                found[chunk["blob"]] = int(chunk.get("size", 0))
+    return found
+
+
+# -- audit -------------------------------------------------------------------------------------------
+
+
+def audit(log: Any, *, actor: str, action: str, customer: str, snapshot: str | None, outcome: str,
+          details: dict[str, Any]) -> None:
+    """Append one record to the audit log when one is configured (``log`` is an ``AuditLog`` or None)."""
+    if log is None:
+        return
+    log.append(actor=actor, action=action, customer=customer, snapshot=snapshot, outcome=outcome, details=details)
+
+
+@contextlib.contextmanager
+def audited(log: Any, *, actor: str, action: str, customer: str, snapshot: str | None,
+            details: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Audit the enclosed operation: ``ok`` with the details it adds, or ``failed`` with the error."""
+    extra: dict[str, Any] = {}
+    try:
+        yield extra
+    except BaseException as exc:
+        audit(log, actor=actor, action=action, customer=customer, snapshot=snapshot, outcome="failed",
+              details={**details, **extra, "error": f"{type(exc).__name__}: {exc}"[:2000]})
+        raise
+    audit(log, actor=actor, action=action, customer=customer, snapshot=snapshot,
+          outcome=extra.pop("outcome", "ok"), details={**details, **extra})
+
+
+# -- clients from the one set of settings ------------------------------------------------------------
+
+
+@dataclass
+class Clients:
+    """What restore and verify talk to, built from ``Settings`` at run time (never at import)."""
+
+    store: SnapshotStore
+    git: Git
+    audit_log: Any  # resources.audit.AuditLog
+    settings: Any  # backhub_pipeline.settings.Settings
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> Clients:
+        from resources.audit import AuditLog
+        from resources.snapshot_store import SnapshotStoreResource
+
+        store = SnapshotStoreResource(store_url=settings.store_url, keyring_url=settings.keyring_url,
+                                      master_key_uri=settings.master_key_uri,
+                                      s3_endpoint_url=settings.s3_endpoint_url).get_client()
+        audit_log = AuditLog.from_url(settings.audit_url, s3_endpoint_url=settings.s3_endpoint_url) \
+            if settings.audit_url else None
+        return cls(store=store, git=Git(Path(settings.git_cache_dir)), audit_log=audit_log, settings=settings)
+
+    def github(self) -> GitHubApp:
+        from resources.github import GitHubAppResource
+
+        self.settings.require_github()
+        return GitHubAppResource(api_url=self.settings.github_api_url, app_id=self.settings.github_app_id,
+                                 private_key_path=self.settings.github_app_private_key_path,
+                                 ca_bundle=self.settings.ca_bundle).get_client()
