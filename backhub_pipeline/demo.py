@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -39,24 +40,33 @@ def configure(parser: argparse.ArgumentParser) -> None:
 class DemoEmulator:
     """The emulator as a child process, with the control calls the demo needs."""
 
-    def __init__(self, home: Path, scale: str):
+    def __init__(self, home: Path, scale: str, port: int = 0):
+        """Start on ``port`` (the previous run's, so GitHub's URL and its ETags stay the same from one
+        simulated day to the next, as real GitHub's do), or on any free port if that one is taken."""
         self.info_path = home / "emulator-info.json"
-        self.info_path.unlink(missing_ok=True)
         self.log = open(home / "emulator.log", "ab")  # noqa: SIM115 - lives as long as the process
+        if not self._start(home, scale, port) and port:
+            self._start(home, scale, 0)
+        if self.process.poll() is not None:
+            raise ConfigurationError(f"the emulator exited with {self.process.returncode}; see {home / 'emulator.log'}")
+        self.info: dict[str, Any] = json.loads(self.info_path.read_text())
+
+    def _start(self, home: Path, scale: str, port: int) -> bool:
+        self.info_path.unlink(missing_ok=True)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "backhub_pipeline.cli", "emulator", "--port", "0", "--data", str(home / "emulator"),
+            [sys.executable, "-m", "backhub_pipeline.cli", "emulator", "--port", str(port), "--data", str(home / "emulator"),
              "--scale", scale, "--info", str(self.info_path)],
             stdout=self.log, stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 600
         while not self.info_path.exists():
             if self.process.poll() is not None:
-                raise ConfigurationError(f"the emulator exited with {self.process.returncode}; see {home / 'emulator.log'}")
+                return False
             if time.monotonic() > deadline:
                 self.stop()
                 raise ConfigurationError("the emulator did not start within 10 minutes")
             time.sleep(0.2)
-        self.info: dict[str, Any] = json.loads(self.info_path.read_text())
+        return True
 
     def control(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         base = self.info.get("control_url") or f"{self.info['api_url']}/_emulator"
@@ -104,7 +114,8 @@ def run(args: argparse.Namespace) -> int:
 
     say(f"backhub demo: home {home}")
     say(f"starting the GitHub emulator ({args.scale}); the first start seeds it...")
-    emulator = DemoEmulator(home, args.scale)
+    emulator = DemoEmulator(home, args.scale, port=state.get("emulator_port", 0))
+    state["emulator_port"] = urllib.parse.urlsplit(emulator.info["api_url"]).port
     try:
         os.environ.update({
             "DAGSTER_HOME": str(dagster_home),
