@@ -105,6 +105,7 @@ class Manifest:
     supersedes: str | None = None  # digest of the manifest it replaced at the same path
     parent_date: str | None = None  # the latest earlier snapshot of the asset when this was written
     parent_digest: str | None = None
+    parent_generation: int | None = None  # that manifest's generation (absent in older manifests)
 
 
 @dataclass
@@ -307,11 +308,13 @@ class SnapshotStore:
             supersedes = hashlib.sha256(previous_raw).hexdigest()
             with contextlib.suppress(IntegrityError):
                 generation = self._decode(customer, date, asset, previous_raw, keys).generation + 1
-        parent_date, parent_digest = None, None
+        parent_date, parent_digest, parent_generation = None, None, None
         for earlier in sorted((d for d in self._dates_with(customer, asset) if d < date), reverse=True):
             with contextlib.suppress(ObjectNotFoundError):
                 parent_raw = self.storage.get(self._manifest_key(customer, earlier, asset))
                 parent_date, parent_digest = earlier, hashlib.sha256(parent_raw).hexdigest()
+                with contextlib.suppress(IntegrityError):
+                    parent_generation = self._decode(customer, earlier, asset, parent_raw, keys).generation
                 break
         document = {
             "format": MANIFEST_FORMAT,
@@ -322,7 +325,9 @@ class SnapshotStore:
             "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z"),
             "generation": generation,
             "supersedes": supersedes,
-            "parent": {"date": parent_date, "digest": parent_digest} if parent_date else None,
+            "parent": {"date": parent_date, "digest": parent_digest, "generation": parent_generation}
+            if parent_date
+            else None,
             "blobs": list(blob_ids),
             "body": body,
         }
@@ -394,6 +399,7 @@ class SnapshotStore:
                 supersedes=doc["supersedes"],
                 parent_date=parent.get("date"),
                 parent_digest=parent.get("digest"),
+                parent_generation=parent.get("generation"),
             )
         except (ValueError, KeyError, TypeError, AttributeError):  # InvalidNameError is a ValueError
             raise IntegrityError(f"{where}: malformed content") from None
@@ -501,6 +507,8 @@ class SnapshotStore:
             return []
         if successor.parent_digest in {manifest.digest, manifest.supersedes}:
             return []
+        if successor.parent_generation is not None and manifest.generation > successor.parent_generation:
+            return []  # re-committed since (a retried day): newer than the one its successor followed
         return [
             f"manifest {customer}/{manifest.date}/{manifest.asset}: not the version the snapshot of "
             f"{later[0]} was built on (digest {manifest.digest[:16]}..., recorded "

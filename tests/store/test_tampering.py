@@ -181,6 +181,16 @@ def test_manifest_replaced_by_an_older_version_of_itself_is_caught(env: StoreEnv
         store.read_manifest("acme", "2026-11-28", "issues", expected_digest=second.digest)
 
 
+def test_a_past_day_committed_again_after_the_next_day_is_not_taken_for_tampering(store: SnapshotStore) -> None:
+    store.write_manifest("acme", "2026-11-28", "issues", {"try": 1}, [])
+    store.write_manifest("acme", "2026-11-29", "issues", {}, [])
+    # The failed day is retried twice: each commit is a newer generation than the one 11-29 followed.
+    store.write_manifest("acme", "2026-11-28", "issues", {"try": 2}, [])
+    store.write_manifest("acme", "2026-11-28", "issues", {"try": 3}, [])
+    report = store.verify("acme", "2026-11-28")
+    assert report.ok, report.problems
+
+
 def test_deleted_manifest_means_no_snapshot(env: StoreEnv, store: SnapshotStore) -> None:
     store.write_manifest("acme", "2026-11-28", "issues", {}, [])
     store.delete_manifest("acme", "2026-11-28", "issues")
