@@ -8,7 +8,6 @@ builds the metadata an operator sees in the UI.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import threading
 import time
 from os import PathLike
@@ -108,7 +107,3 @@ class Capture:
         meta["duration_seconds"] = dg.MetadataValue.float(round(time.monotonic() - self._started, 3))
         return meta
 
-
-def canonical_json(value: Any) -> bytes:
-    """Deterministic JSON bytes: equal content gives an equal blob, so unchanged data costs nothing."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")

@@ -43,7 +43,7 @@ def _needs_recut(git: Git, mirror: Path, previous: dict[str, Any], tips: dict[st
         try:
             if git.unreachable_since(mirror, old_tips, set(tips.values())):
                 return f"history rewritten and base is {base_age.days} days old"
-        except Exception:  # old tips gone from the cache: cannot prove the chain still applies
+        except BackhubError:  # old tips gone from the cache: cannot prove the chain still applies
             return "previous tips missing from the mirror"
     return None
 

@@ -7,11 +7,11 @@ from typing import Any
 import dagster as dg
 from dagster import AssetExecutionContext
 
-from assets.capture import Capture, canonical_json
+from assets.capture import Capture
 from assets.common import ASSET_OPTIONS, backup_step
 from assets.policy import BackupPolicy
 from resources import names
-from resources.audit import AuditLogResource
+from resources.audit import AuditLogResource, canonical_json
 from resources.clock import Clock
 from resources.errors import GitHubError, InvalidNameError
 from resources.github import GitHubAppResource, InstallationClient

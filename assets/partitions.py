@@ -7,15 +7,30 @@ snapshots that exist. A partition key reads ``"<customer>|<date>"`` (dimensions 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import dagster as dg
 
 from resources import names
+from resources.errors import InvalidNameError
+from resources.github import Installation
 
 customer_partitions = dg.DynamicPartitionsDefinition(name="customer")
 date_partitions = dg.DynamicPartitionsDefinition(name="date")
 snapshot_partitions = dg.MultiPartitionsDefinition({"customer": customer_partitions, "date": date_partitions})
+
+def customers_of(installations: Iterable[Installation]) -> set[str]:
+    """The customer key of each installation: its account login, lower-cased. An account whose login
+    is not a valid customer name is left out (the sensors say nothing new can be made of it)."""
+    customers = set()
+    for installation in installations:
+        try:
+            customers.add(names.customer(installation.account.lower()))
+        except InvalidNameError:
+            continue
+    return customers
+
 
 # Dagster tags every run of a multi-partitioned job with one tag per dimension; dagster.yaml limits
 # concurrent runs per value of this tag, so one customer never has two runs at once.

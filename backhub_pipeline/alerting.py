@@ -25,7 +25,7 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
-from assets.partitions import CUSTOMER_TAG, SnapshotKey
+from assets.partitions import CUSTOMER_TAG, SnapshotKey, customers_of
 from resources.alerts import Alert, AlertDeliveryError, Alerter, alert_channels_from_env, run_url
 from resources.clock import Clock
 from resources.errors import InvalidNameError
@@ -187,9 +187,7 @@ def check_failure_alert_sensor(context: dg.SensorEvaluationContext, alerter: Ale
 
 
 def _installed(github: GitHubAppResource) -> set[str]:
-    from backhub_pipeline.sensors import _customer_of
-
-    return {customer for customer in map(_customer_of, github.get_client().installations()) if customer}
+    return customers_of(github.get_client().installations())
 
 
 def deadline_of(date: dt.date, hours: int) -> dt.datetime:

@@ -18,12 +18,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def installed_customers(settings) -> list[str]:
-    from backhub_pipeline.sensors import _customer_of
-    from resources.github import GitHubAppResource
+    from assets.partitions import customers_of
+    from backhub_pipeline.wiring import github_app
 
-    github = GitHubAppResource(api_url=settings.github_api_url, app_id=settings.github_app_id,
-                               private_key_path=settings.github_app_private_key_path, ca_bundle=settings.ca_bundle)
-    return sorted({c for c in map(_customer_of, github.get_client().installations()) if c})
+    return sorted(customers_of(github_app(settings).installations()))
 
 
 def run(args: argparse.Namespace) -> int:

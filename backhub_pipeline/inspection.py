@@ -20,7 +20,6 @@ from resources import names
 from resources.errors import (
     BackhubError,
     IntegrityError,
-    RestoreRefusedError,  # noqa: F401 - re-exported
     )
 from resources.git import Git
 from resources.snapshot_store import SnapshotStore

@@ -5,10 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from resources.errors import (
-    RestoreRefusedError,  # noqa: F401 - re-exported
-    )
-
 # -- Markdown ----------------------------------------------------------------------------------------
 
 

@@ -9,22 +9,12 @@ import json
 
 import dagster as dg
 
-from assets.partitions import SnapshotKey, customer_partitions, date_partitions
+from assets.partitions import SnapshotKey, customer_partitions, customers_of, date_partitions
 from backhub_pipeline.alerting import ALERT_SENSORS
 from backhub_pipeline.jobs import snapshot_job
 from backhub_pipeline.retention import retention_sensor
 from resources.clock import Clock
-from resources.errors import InvalidNameError
-from resources.github import GitHubAppResource, Installation
-
-
-def _customer_of(installation: Installation) -> str | None:
-    from resources import names
-
-    try:
-        return names.customer(installation.account.lower())
-    except InvalidNameError:
-        return None
+from resources.github import GitHubAppResource
 
 
 @dg.sensor(minimum_interval_seconds=300, default_status=dg.DefaultSensorStatus.RUNNING)
@@ -34,7 +24,7 @@ def customers_sensor(context: dg.SensorEvaluationContext, github: GitHubAppResou
     Uninstalled customers keep their key: their snapshots stay visible until they expire or are erased.
     """
     known = set(context.instance.get_dynamic_partitions(customer_partitions.name))
-    current = {customer for customer in map(_customer_of, github.get_client().installations()) if customer}
+    current = customers_of(github.get_client().installations())
     new = sorted(current - known)
     context.update_cursor(json.dumps(sorted(current)))
     if not new:
@@ -67,7 +57,7 @@ def daily_snapshot_sensor(
     cursor = json.loads(context.cursor) if context.cursor else {}
     requested = set(cursor.get("requested", [])) if cursor.get("date") == today else set()
     customers = set(context.instance.get_dynamic_partitions(customer_partitions.name))
-    installed = {customer for customer in map(_customer_of, github.get_client().installations()) if customer}
+    installed = customers_of(github.get_client().installations())
     due = sorted((customers & installed) - requested - _snapshotted(context.instance, today))
     partition_requests = []
     if not context.instance.has_dynamic_partition(date_partitions.name, today):

@@ -16,7 +16,6 @@ from typing import Any
 
 from resources import names
 from resources.errors import (
-    RestoreRefusedError,  # noqa: F401 - re-exported
     SnapshotNotFoundError,
 )
 from resources.git import Git
@@ -166,20 +165,15 @@ class Clients:
 
     @classmethod
     def from_settings(cls, settings: Any) -> Clients:
+        from backhub_pipeline.wiring import store_resource
         from resources.audit import AuditLog
-        from resources.snapshot_store import SnapshotStoreResource
 
-        store = SnapshotStoreResource(store_url=settings.store_url, keyring_url=settings.keyring_url,
-                                      master_key_uri=settings.master_key_uri,
-                                      s3_endpoint_url=settings.s3_endpoint_url).get_client()
+        store = store_resource(settings).get_client()
         audit_log = AuditLog.from_url(settings.audit_url, s3_endpoint_url=settings.s3_endpoint_url) \
             if settings.audit_url else None
         return cls(store=store, git=Git(Path(settings.git_cache_dir)), audit_log=audit_log, settings=settings)
 
     def github(self) -> GitHubApp:
-        from resources.github import GitHubAppResource
+        from backhub_pipeline.wiring import github_app
 
-        self.settings.require_github()
-        return GitHubAppResource(api_url=self.settings.github_api_url, app_id=self.settings.github_app_id,
-                                 private_key_path=self.settings.github_app_private_key_path,
-                                 ca_bundle=self.settings.ca_bundle).get_client()
+        return github_app(self.settings)

@@ -46,6 +46,7 @@ import dagster as dg
 from pydantic import Field
 
 from resources import names
+from resources.canonical import canonical_json
 from resources.errors import ConfigurationError, IntegrityError, StorageUnavailableError
 
 log = logging.getLogger(__name__)
@@ -89,10 +90,6 @@ _SECRET_VALUE = re.compile(
     r"|AKIA[0-9A-Z]{16}|-----BEGIN [A-Z ]*PRIVATE KEY-----|\b[Bb]earer\s+\S{8,}|(?<=://)[^/\s:@]+:[^/\s@]+(?=@))"
 )
 
-
-def canonical_json(value: Any) -> bytes:
-    """Sorted keys, no whitespace, UTF-8: the bytes every digest is taken over."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 def record_digest(body: Mapping[str, Any]) -> str:

@@ -478,12 +478,13 @@ class SnapshotStore:
                 problems.append(str(exc))
                 continue
             problems.extend(self._check_successor(customer, manifest, snapshots))
+            if not read_data:  # presence only: one listing instead of a HEAD per blob for large manifests
+                blobs_checked += len(manifest.blobs)
+                problems.extend(f"blob {bid} of {customer}/{date}/{asset}: missing"
+                                for bid in self._missing_blobs(customer, manifest.blobs))
+                continue
             for bid in manifest.blobs:
                 blobs_checked += 1
-                if not read_data:
-                    if not self.blob_exists(customer, bid):
-                        problems.append(f"blob {bid} of {customer}/{date}/{asset}: missing")
-                    continue
                 try:
                     with self.open_blob(customer, bid) as f:
                         while chunk := f.read(CHUNK):

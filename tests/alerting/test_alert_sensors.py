@@ -80,6 +80,8 @@ def test_a_corrupt_blob_fails_its_check_and_alerts_once_per_customer_date_asset_
     channels.assert_each_channel_got(len(failed), customer, key.date, f"{UI}/runs/{checks.run_id}")
     assert any("blobs_decrypt" in m and "inventory" in m and blob_key.rsplit("/", 1)[-1] in m
                for m in messages["webhook"])
+    for channel, delivered in messages.items():  # every channel names the asset and the failing check
+        assert any("blobs_decrypt" in m and "inventory" in m for m in delivered), channel
 
 
 def test_a_customer_without_todays_snapshot_is_alerted_once_after_the_deadline(backhub, channels) -> None:

@@ -60,10 +60,14 @@ def test_jwt_signed_with_another_key_is_refused(emulator: EmulatorProcess) -> No
 
 def test_token_and_bearer_schemes_are_both_accepted(emulator: EmulatorProcess) -> None:
     token = mint_token(emulator, "acme-corp")
+    names: list[list[str]] = []
     for scheme in ("token", "Bearer"):
         response = requests.get(f"{emulator.api_url}/installation/repositories", headers={"Authorization": f"{scheme} {token}"}, timeout=10)
         assert response.status_code == 200
-        assert response.json()["total_count"] == len(response.json()["repositories"]) or response.json()["total_count"] > 0
+        body = response.json()
+        assert body["total_count"] == len(body["repositories"]) > 0
+        names.append(sorted(repo["full_name"] for repo in body["repositories"]))
+    assert names[0] == names[1]
 
 
 def test_private_repository_of_another_installation_is_not_found(emulator: EmulatorProcess) -> None:
