@@ -6,7 +6,7 @@
 
 Both do what ``backhub verify`` and ``backhub restore`` do (``backhub_pipeline.restore``), with the
 resources of the code location, report their outcome as op output metadata, fail naming the problem,
-and append an audit record (actor ``run:<run id>``).
+and append an audit record (actor ``dagster run <run id>``, as every run-made record).
 
 No ``from __future__ import annotations`` here: Dagster inspects the ``context`` annotation.
 """
@@ -19,6 +19,7 @@ from backhub_pipeline.inspection import verify_snapshots
 from backhub_pipeline.restore import restore_to_directory, restore_to_github
 from backhub_pipeline.snapshot_access import audited
 from resources import names
+from resources.audit import AuditLogResource
 from resources.errors import BackhubError, ConfigurationError
 from resources.git import GitResource
 from resources.github import GitHubAppResource
@@ -42,22 +43,19 @@ class RestoreConfig(dg.Config):
     resume: bool = Field(default=False, description="with to_github: continue an interrupted restore")
 
 
-def _audit_log():
-    from backhub_pipeline.settings import Settings
-    from resources.audit import AuditLog
-
-    settings = Settings.from_env()
-    return AuditLog.from_url(settings.audit_url, s3_endpoint_url=settings.s3_endpoint_url) if settings.audit_url else None
-
 
 @dg.op(description="Check snapshots like restic check; fails naming every damaged blob, manifest or ref.")
 def verify_snapshots_op(
-    context: OpExecutionContext, config: VerifyConfig, store: SnapshotStoreResource, git: GitResource
+    context: OpExecutionContext,
+    config: VerifyConfig,
+    store: SnapshotStoreResource,
+    git: GitResource,
+    audit: AuditLogResource,
 ) -> dg.Output[None]:
     try:
         customer = names.customer(config.customer)
         dates = [names.date(d) for d in config.dates] or None
-        with audited(_audit_log(), actor=f"run:{context.run_id}", action="verify", customer=customer,
+        with audited(audit.get_client(), actor=f"dagster run {context.run_id}", action="verify", customer=customer,
                      snapshot=",".join(dates) if dates else None,
                      details={"read_data": config.read_data, "dates": dates or "all"}) as extra:
             result = verify_snapshots(store.get_client(), git.get_client(), customer, dates,
@@ -88,6 +86,7 @@ def restore_snapshot_op(
     store: SnapshotStoreResource,
     git: GitResource,
     github: GitHubAppResource,
+    audit: AuditLogResource,
 ) -> dg.Output[None]:
     try:
         if config.to_github == bool(config.to_dir):
@@ -96,7 +95,7 @@ def restore_snapshot_op(
             raise ConfigurationError("to_github restores one repository: set repo to OWNER/NAME")
         customer, date = names.customer(config.customer), names.date(config.date)
         target = f"github:{config.repo}" if config.to_github else config.to_dir
-        with audited(_audit_log(), actor=f"run:{context.run_id}", action="restore", customer=customer,
+        with audited(audit.get_client(), actor=f"dagster run {context.run_id}", action="restore", customer=customer,
                      snapshot=date, details={"repository": config.repo or "all", "to": target}):
             if config.to_github:
                 result = restore_to_github(store.get_client(), git.get_client(), github.get_client(), customer, date,
