@@ -30,7 +30,7 @@ class SnapshotSummary:
     comments: int = 0
     wikis: int = 0
     logical_bytes: int = 0
-    stored_bytes: int = 0
+    added_bytes: int = 0  # new encrypted bytes this snapshot stored (the rest was already there)
     api_requests: int = 0
     checks_passed: int = 0
     checks_failed: list[str] = field(default_factory=list)
@@ -63,7 +63,7 @@ def summarize(key: SnapshotKey, result: dg.ExecuteInProcessResult) -> SnapshotSu
         summary.assets[materialization.asset_key.to_user_string()] = metadata
     for metadata in summary.assets.values():
         summary.logical_bytes += int(metadata.get("logical_bytes", 0))
-        summary.stored_bytes += int(metadata.get("new_bytes_stored", 0))
+        summary.added_bytes += int(metadata.get("new_bytes_stored", 0))
         summary.api_requests += int(metadata.get("api_requests", 0))
     inventory = summary.assets.get("inventory", {})
     issues = summary.assets.get("issues", {})
@@ -117,14 +117,14 @@ def _size(value: int) -> str:
 
 
 def render_table(summaries: Iterable[SnapshotSummary]) -> str:
-    headers = ["customer", "date", "repos", "issues", "pulls", "comments", "wikis", "logical", "stored", "api", "checks"]
+    headers = ["customer", "date", "repos", "issues", "pulls", "comments", "wikis", "logical", "stored (new)", "api", "checks"]
     rows = []
     for s in summaries:
         checks = f"{s.checks_passed} passed" + (f", {len(s.checks_failed)} FAILED" if s.checks_failed else "")
         if not s.success:
             checks = f"RUN FAILED ({s.error})" if s.error else "RUN FAILED"
         rows.append([s.customer, s.date, str(s.repositories), str(s.issues), str(s.pull_requests), str(s.comments),
-                     str(s.wikis), _size(s.logical_bytes), _size(s.stored_bytes), str(s.api_requests), checks])
+                     str(s.wikis), _size(s.logical_bytes), _size(s.added_bytes), str(s.api_requests), checks])
     widths = [max(len(header), *(len(row[i]) for row in rows)) if rows else len(header) for i, header in enumerate(headers)]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(headers, widths, strict=True))]
     lines.append("  ".join("-" * width for width in widths))
