@@ -32,6 +32,9 @@ def customers_of(installations: Iterable[Installation]) -> set[str]:
     return customers
 
 
+# The assets that make up one snapshot: a (customer, date) is backed up when all four are committed.
+BACKUP_ASSETS = ("inventory", "repositories", "issues", "wikis")
+
 # Dagster tags every run of a multi-partitioned job with one tag per dimension; dagster.yaml limits
 # concurrent runs per value of this tag, so one customer never has two runs at once.
 CUSTOMER_TAG = "dagster/partition/customer"

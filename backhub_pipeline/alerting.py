@@ -25,7 +25,7 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
-from assets.partitions import CUSTOMER_TAG, SnapshotKey, customers_of
+from assets.partitions import BACKUP_ASSETS, CUSTOMER_TAG, SnapshotKey, customers_of
 from resources.alerts import Alert, AlertDeliveryError, Alerter, alert_channels_from_env, run_url
 from resources.clock import Clock
 from resources.errors import InvalidNameError
@@ -33,7 +33,6 @@ from resources.github import GitHubAppResource
 from resources.snapshot_store import SnapshotStoreResource
 
 DATE_TAG = "dagster/partition/date"
-BACKUP_ASSETS = ("inventory", "repositories", "issues", "wikis")
 #: Runs updated this long before the cursor are read again (clocks, slow commits).
 OVERLAP = dt.timedelta(minutes=1)
 #: Runs read per tick by the check-failure sensor; the cursor carries on from the last one.

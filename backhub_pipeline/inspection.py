@@ -15,7 +15,8 @@ from typing import Any
 
 from assets.git_chain import restore_chain
 from assets.issues import chunk_counts, decode_chunk
-from backhub_pipeline.snapshot_access import SNAPSHOT_ASSETS, Progress, body_blobs, quiet
+from assets.partitions import BACKUP_ASSETS
+from backhub_pipeline.snapshot_access import Progress, body_blobs, quiet
 from resources import names
 from resources.errors import (
     BackhubError,
@@ -136,7 +137,7 @@ def verify_snapshots(
             result.problems.append(f"no snapshot of customer {customer} on {date}")
             continue
         progress(f"verify {customer}/{date}{' (reading all data)' if read_data else ''}")
-        missing = [asset for asset in SNAPSHOT_ASSETS if asset not in listing[date]]
+        missing = [asset for asset in BACKUP_ASSETS if asset not in listing[date]]
         if missing:
             result.problems.append(f"snapshot {customer}/{date} is incomplete: no committed {', '.join(missing)}")
         report = store.verify(customer, date, read_data=read_data)

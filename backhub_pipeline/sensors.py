@@ -9,7 +9,7 @@ import json
 
 import dagster as dg
 
-from assets.partitions import SnapshotKey, customer_partitions, customers_of, date_partitions
+from assets.partitions import BACKUP_ASSETS, SnapshotKey, customer_partitions, customers_of, date_partitions
 from backhub_pipeline.alerting import ALERT_SENSORS
 from backhub_pipeline.jobs import snapshot_job
 from backhub_pipeline.retention import retention_sensor
@@ -36,7 +36,7 @@ def customers_sensor(context: dg.SensorEvaluationContext, github: GitHubAppResou
 def _snapshotted(instance: dg.DagsterInstance, date: str) -> set[str]:
     """Customers with every backup asset materialized for ``date``."""
     done: set[str] | None = None
-    for asset in ("inventory", "repositories", "issues", "wikis"):
+    for asset in BACKUP_ASSETS:
         keys = instance.get_materialized_partitions(dg.AssetKey(asset))
         customers = {SnapshotKey.parse(key).customer for key in keys if str(key).endswith(f"|{date}")}
         done = customers if done is None else done & customers
@@ -56,9 +56,10 @@ def daily_snapshot_sensor(
     today = clock.today()
     cursor = json.loads(context.cursor) if context.cursor else {}
     requested = set(cursor.get("requested", [])) if cursor.get("date") == today else set()
-    customers = set(context.instance.get_dynamic_partitions(customer_partitions.name))
-    installed = customers_of(github.get_client().installations())
-    due = sorted((customers & installed) - requested - _snapshotted(context.instance, today))
+    candidates = (set(context.instance.get_dynamic_partitions(customer_partitions.name)) - requested
+                  - _snapshotted(context.instance, today))
+    # GitHub is asked which customers are still installed only when someone could still be due.
+    due = sorted(candidates & customers_of(github.get_client().installations())) if candidates else []
     partition_requests = []
     if not context.instance.has_dynamic_partition(date_partitions.name, today):
         partition_requests.append(date_partitions.build_add_request([today]))

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from assets.partitions import BACKUP_ASSETS
 from resources import names
 from resources.errors import (
     SnapshotNotFoundError,
@@ -21,8 +22,6 @@ from resources.errors import (
 from resources.git import Git
 from resources.github import GitHubApp
 from resources.snapshot_store import SnapshotStore
-
-SNAPSHOT_ASSETS = ("inventory", "repositories", "issues", "wikis")
 
 Progress = Callable[[str], None]
 
@@ -63,16 +62,16 @@ class Snapshot:
         present = store.list_snapshots(customer).get(date, [])
         if not present:
             raise SnapshotNotFoundError(f"no snapshot of customer {customer} on {date} (see `backhub snapshots`)")
-        missing = [asset for asset in SNAPSHOT_ASSETS if asset not in present]
+        missing = [asset for asset in BACKUP_ASSETS if asset not in present]
         if missing:
             raise SnapshotNotFoundError(
                 f"snapshot {customer}/{date} is incomplete: no committed {', '.join(missing)} "
                 "(the backup of that day failed part-way; restore another date)"
             )
-        self.manifests = {asset: store.read_manifest(customer, date, asset) for asset in SNAPSHOT_ASSETS}
+        self.manifests = {asset: store.read_manifest(customer, date, asset) for asset in BACKUP_ASSETS}
 
     def repositories(self) -> list[RepositorySnapshot]:
-        bodies = {asset: self.manifests[asset].body for asset in SNAPSHOT_ASSETS}
+        bodies = {asset: self.manifests[asset].body for asset in BACKUP_ASSETS}
         result = []
         for summary in bodies["inventory"].get("repositories", []):
             key = str(summary["id"])

@@ -15,8 +15,6 @@ import dagster as dg
 
 from assets.partitions import SnapshotKey, customer_partitions, date_partitions
 
-BACKUP_ASSETS = ("inventory", "repositories", "issues", "wikis")
-
 
 @dataclass
 class SnapshotSummary:

@@ -18,8 +18,7 @@ from dagster import AssetKey, DagsterEventType, DagsterRunStatus, RunsFilter
 from dagster._core.execution.backfill import BulkActionStatus
 
 from assets.catalog import ASSETS, CHECKS
-from assets.partitions import CUSTOMER_TAG
-from backhub_pipeline.snapshots import BACKUP_ASSETS
+from assets.partitions import BACKUP_ASSETS, CUSTOMER_TAG
 from resources.clock import Clock
 from resources.snapshot_store import SnapshotStoreResource
 

@@ -255,13 +255,19 @@ def test_a_wrong_master_key_is_named_and_leaves_nothing(history: History, tmp_pa
     assert sorted(p.name for p in tmp_path.iterdir()) == ["other-master.json"]
 
 
-def test_restore_and_verify_are_recorded_in_the_audit_log(history: History) -> None:
+def test_restore_and_verify_are_recorded_in_the_audit_log(history: History, tmp_path: Path) -> None:
     from backhub_pipeline.settings import Settings
     from resources.audit import AuditLog
 
     log = AuditLog.from_url(Settings.from_env().audit_url)
-    actions = {(record.action, record.outcome) for record in log.records()}
-    assert ("restore", "ok") in actions and ("verify", "ok") in actions
+    before = sum(1 for _ in log.records())
+    date = history.days[-1].date
+    assert _restore("--customer", CUSTOMER, "--date", date, "--to", str(tmp_path / "audited")) == 0
+    assert main(["verify", "--quiet", "--customer", CUSTOMER, "--date", date]) == 0
+
+    new = list(log.records())[before:]
+    assert {(r.action, r.outcome, r.customer) for r in new} >= {("restore", "ok", CUSTOMER), ("verify", "ok", CUSTOMER)}
+    assert all(date in (r.snapshot or "") for r in new if r.action in ("restore", "verify"))
     assert log.verify().ok
 
 
