@@ -16,7 +16,7 @@ from resources.errors import BackhubError
 
 # name -> (module, one-line help). Each module defines configure(parser) and run(args) -> int.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "emulator": ("backhub_pipeline.emulator.cli", "serve the GitHub emulator until stopped"),
+    "emulator": ("github_emulator.cli", "serve the GitHub emulator until stopped"),
     "backup": ("backhub_pipeline.backup_cli", "take snapshots now, through the Dagster instance"),
     "demo": ("backhub_pipeline.demo", "run the demo: emulator, a day's snapshots, the Dagster UI"),
     "audit": ("backhub_pipeline.audit_cli", "verify and read the tamper-evident audit log"),

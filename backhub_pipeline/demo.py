@@ -17,12 +17,12 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
 
+from github_emulator.process import EmulatorNotStarted, EmulatorProcess, start_emulator
 from resources.errors import ConfigurationError
 
 REPO_DAGSTER_YAML = Path(__file__).resolve().parent.parent / "dagster.yaml"
@@ -37,52 +37,25 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
 
 
-class DemoEmulator:
-    """The emulator as a child process, with the control calls the demo needs."""
+def start_demo_emulator(home: Path, scale: str, port: int = 0) -> EmulatorProcess:
+    """Start on ``port`` (the previous run's, so GitHub's URL and its ETags stay the same from one
+    simulated day to the next, as real GitHub's do), or on any free port if that one is taken."""
 
-    def __init__(self, home: Path, scale: str, port: int = 0):
-        """Start on ``port`` (the previous run's, so GitHub's URL and its ETags stay the same from one
-        simulated day to the next, as real GitHub's do), or on any free port if that one is taken."""
-        self.info_path = home / "emulator-info.json"
-        self.log = open(home / "emulator.log", "ab")  # noqa: SIM115 - lives as long as the process
-        if not self._start(home, scale, port) and port:
-            self._start(home, scale, 0)
-        if self.process.poll() is not None:
-            raise ConfigurationError(f"the emulator exited with {self.process.returncode}; see {home / 'emulator.log'}")
-        self.info: dict[str, Any] = json.loads(self.info_path.read_text())
+    def start(on_port: int) -> EmulatorProcess:
+        return start_emulator(home / "emulator", info_path=home / "emulator-info.json",
+                              log_path=home / "emulator.log", port=on_port, scale=scale, timeout=600)
 
-    def _start(self, home: Path, scale: str, port: int) -> bool:
-        self.info_path.unlink(missing_ok=True)
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "backhub_pipeline.cli", "emulator", "--port", str(port), "--data", str(home / "emulator"),
-             "--scale", scale, "--info", str(self.info_path)],
-            stdout=self.log, stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 600
-        while not self.info_path.exists():
-            if self.process.poll() is not None:
-                return False
-            if time.monotonic() > deadline:
-                self.stop()
-                raise ConfigurationError("the emulator did not start within 10 minutes")
-            time.sleep(0.2)
-        return True
-
-    def control(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        base = self.info.get("control_url") or f"{self.info['api_url']}/_emulator"
-        request = urllib.request.Request(f"{base.rstrip('/')}/{path}", data=json.dumps(body).encode(), method="POST",
-                                         headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=600) as response:
-            return json.loads(response.read() or b"{}")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-        self.log.close()
+    try:
+        try:
+            return start(port)
+        except EmulatorNotStarted as exc:
+            if not port or exc.returncode is None:
+                raise
+            return start(0)
+    except EmulatorNotStarted as exc:
+        if exc.returncode is None:
+            raise ConfigurationError("the emulator did not start within 10 minutes") from exc
+        raise ConfigurationError(f"the emulator exited with {exc.returncode}; see {exc.log_path}") from exc
 
 
 def _load_state(path: Path) -> dict[str, Any]:
@@ -114,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
 
     say(f"backhub demo: home {home}")
     say(f"starting the GitHub emulator ({args.scale}); the first start seeds it...")
-    emulator = DemoEmulator(home, args.scale, port=state.get("emulator_port", 0))
+    emulator = start_demo_emulator(home, args.scale, port=state.get("emulator_port", 0))
     state["emulator_port"] = urllib.parse.urlsplit(emulator.info["api_url"]).port
     try:
         os.environ.update({
@@ -129,10 +102,10 @@ def run(args: argparse.Namespace) -> int:
         all_summaries = []
         for day in range(args.days):
             if state["dates"]:  # a new simulated day: a day of activity on GitHub, then the next snapshot
-                emulator.control("advance", {"days": 1})
+                emulator.control("POST", "advance", {"days": 1})
                 state["offset_days"] += 1
             else:
-                emulator.control("clock", {"offset_days": state["offset_days"]})
+                emulator.control("POST", "clock", {"offset_days": state["offset_days"]})
             os.environ["BACKHUB_CLOCK_OFFSET_DAYS"] = str(state["offset_days"])
             summaries = _snapshot_day()
             from backhub_pipeline.retention import expire_now  # retention runs after each simulated day

@@ -2,7 +2,7 @@
 
 Measures, on loopback only, each number from a fresh process with a fresh data directory:
 
-- seeding: wall time from starting ``backhub emulator --scale S`` until its ``--info`` file appears,
+- seeding: wall time from starting ``python -m github_emulator --scale S`` until its ``--info`` file appears,
   for tiny, small and medium;
 - requests per second for an authenticated ``GET /repos/{o}/{r}`` and for a full page
   ``GET /repos/{o}/{r}/issues?per_page=100``, from 1 and from 4 client threads, each thread with its
@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import base64
 import datetime as dt
-import json
 import os
 import platform
 import re
@@ -30,12 +29,13 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import jwt
 import requests
+
+from github_emulator.process import EmulatorProcess, start_emulator
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "bench" / "README.md"
@@ -45,60 +45,15 @@ HEADERS = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "202
 SCALES = ("tiny", "small", "medium")
 
 
-@dataclass
-class Emulator:
-    """One ``backhub emulator`` process and what its info file says."""
-
-    process: subprocess.Popen[bytes]
-    info: dict[str, Any]
-    data: Path
-    log: Path
-
-    @property
-    def api(self) -> str:
-        return str(self.info["api_url"]).rstrip("/")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-
-def start(scale: str, workdir: Path, timeout: float) -> tuple[Emulator, float]:
+def start(scale: str, workdir: Path, timeout: float) -> tuple[EmulatorProcess, float]:
     """Start an emulator with a fresh data directory; return it and the seconds until its info file."""
     data = workdir / f"data-{scale}"
-    info_file = workdir / f"info-{scale}.json"
-    log = workdir / f"emulator-{scale}.log"
     shutil.rmtree(data, ignore_errors=True)
-    info_file.unlink(missing_ok=True)
-    command = [
-        sys.executable, "-m", "backhub_pipeline.cli", "emulator",
-        "--port", "0", "--data", str(data), "--scale", scale, "--info", str(info_file),
-        "--rate-limit", str(10**9),  # a budget no measurement exhausts
-    ]  # fmt: skip
-    started = time.perf_counter()
-    with log.open("wb") as sink:
-        process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, cwd=ROOT)
-    deadline = started + timeout
-    while True:
-        if info_file.exists():
-            try:
-                info = json.loads(info_file.read_text())
-                break
-            except ValueError:
-                pass  # still being written
-        if process.poll() is not None:
-            raise RuntimeError(
-                f"emulator --scale {scale} exited with {process.returncode}: {log.read_text()[-2000:]}"
-            )
-        if time.perf_counter() > deadline:
-            process.kill()
-            raise RuntimeError(f"emulator --scale {scale} wrote no info file within {timeout:.0f}s")
-        time.sleep(0.02)
-    return Emulator(process, info, data, log), time.perf_counter() - started
+    emulator = start_emulator(
+        data, info_path=workdir / f"info-{scale}.json", log_path=workdir / f"emulator-{scale}.log",
+        scale=scale, rate_limit=10**9, timeout=timeout,  # a budget no measurement exhausts
+    )  # fmt: skip
+    return emulator, emulator.seconds_to_start
 
 
 def app_jwt(info: dict[str, Any]) -> str:
@@ -107,9 +62,9 @@ def app_jwt(info: dict[str, Any]) -> str:
     return jwt.encode({"iat": now - 60, "exp": now + 540, "iss": str(info["app_id"])}, key, algorithm="RS256")
 
 
-def installation_token(emulator: Emulator, installation_id: int) -> str:
+def installation_token(emulator: EmulatorProcess, installation_id: int) -> str:
     response = requests.post(
-        f"{emulator.api}/app/installations/{installation_id}/access_tokens",
+        f"{emulator.api_url}/app/installations/{installation_id}/access_tokens",
         headers={**HEADERS, "Authorization": f"Bearer {app_jwt(emulator.info)}"},
         timeout=30,
         verify=_verify(emulator),
@@ -118,16 +73,16 @@ def installation_token(emulator: Emulator, installation_id: int) -> str:
     return str(response.json()["token"])
 
 
-def _verify(emulator: Emulator) -> str | bool:
-    return str(emulator.info.get("ca_cert") or True) if emulator.api.startswith("https") else True
+def _verify(emulator: EmulatorProcess) -> str | bool:
+    return str(emulator.info.get("ca_cert") or True) if emulator.api_url.startswith("https") else True
 
 
-def repositories(emulator: Emulator) -> list[tuple[dict[str, Any], str]]:
+def repositories(emulator: EmulatorProcess) -> list[tuple[dict[str, Any], str]]:
     """Every repository of every installation, with a token of its installation."""
     found: list[tuple[dict[str, Any], str]] = []
     for inst in emulator.info["installations"]:
         token = installation_token(emulator, inst["id"])
-        url: str | None = f"{emulator.api}/installation/repositories?per_page=100"
+        url: str | None = f"{emulator.api_url}/installation/repositories?per_page=100"
         while url:
             response = requests.get(url, headers={**HEADERS, "Authorization": f"token {token}"}, timeout=60)
             response.raise_for_status()
@@ -167,7 +122,7 @@ def throughput(url: str, token: str, threads: int, seconds: float) -> tuple[floa
     return sum(counts) / elapsed, sum(errors), 1000 * sum(busy) / max(done, 1)
 
 
-def clone(emulator: Emulator, repo: dict[str, Any], token: str, workdir: Path) -> tuple[float, int]:
+def clone(emulator: EmulatorProcess, repo: dict[str, Any], token: str, workdir: Path) -> tuple[float, int]:
     """Seconds to ``git clone`` a repository over smart HTTP, and the clone's size on disk in bytes."""
     target = workdir / f"clone-{repo['name']}"
     shutil.rmtree(target, ignore_errors=True)
@@ -224,7 +179,7 @@ def run(seconds: float, scales: tuple[str, ...], seed_timeout: float, say: Calla
     with tempfile.TemporaryDirectory(prefix="emulator-bench-") as tmp:
         workdir = Path(tmp)
         seeded: dict[str, float] = {}
-        kept: Emulator | None = None
+        kept: EmulatorProcess | None = None
         for scale in scales:
             emulator, seconds_to_seed = start(scale, workdir, seed_timeout)
             seeded[scale] = seconds_to_seed
@@ -238,7 +193,7 @@ def run(seconds: float, scales: tuple[str, ...], seed_timeout: float, say: Calla
             repos = repositories(kept)
             busiest, token = max(repos, key=lambda pair: pair[0].get("open_issues_count", 0))
             largest, largest_token = max(repos, key=lambda pair: pair[0].get("size", 0))
-            repo_url = f"{kept.api}/repos/{busiest['full_name']}"
+            repo_url = f"{kept.api_url}/repos/{busiest['full_name']}"
             results: list[tuple[str, int, float, int, float]] = []
             for label, url in (
                 ("GET /repos/{o}/{r}", repo_url),

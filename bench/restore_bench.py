@@ -31,6 +31,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from github_emulator.process import EmulatorProcess, start_emulator
+
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "bench" / "README.md"
 START = "<!-- restore-bench:start -->"
@@ -41,21 +43,10 @@ def _backhub(*args: str, **kwargs) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run([sys.executable, "-m", "backhub_pipeline.cli", *args], check=True, **kwargs)
 
 
-def _start_emulator(home: Path, scale: str) -> tuple[subprocess.Popen[bytes], dict]:
-    info_path = home / "bench-emulator-info.json"
-    info_path.unlink(missing_ok=True)
-    log = open(home / "bench-emulator.log", "ab")  # noqa: SIM115 - the child owns it
-    process = subprocess.Popen([sys.executable, "-m", "backhub_pipeline.cli", "emulator", "--port", "0", "--data",
-                                str(home / "emulator"), "--scale", scale, "--info", str(info_path),
-                                "--rate-limit", "1000000000"], stdout=log, stderr=subprocess.STDOUT)
-    log.close()
-    deadline = time.monotonic() + 600
-    while not info_path.exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError(f"the emulator did not start; see {home / 'bench-emulator.log'}")
-        time.sleep(0.1)
-    return process, json.loads(info_path.read_text())
+def _start_emulator(home: Path, scale: str) -> EmulatorProcess:
+    """The demo's emulator again (same data), with a rate limit no clone exhausts."""
+    return start_emulator(home / "emulator", info_path=home / "bench-emulator-info.json",
+                          log_path=home / "bench-emulator.log", scale=scale, rate_limit=10**9, timeout=600)
 
 
 def _du(path: Path) -> int:
@@ -79,7 +70,8 @@ def measure(home: Path, scale: str) -> dict:
                  "BACKHUB_GIT_CACHE_DIR", "BACKHUB_AUDIT_URL"):
         os.environ.pop(name, None)
     clients = Clients.from_settings(Settings.from_env())
-    process, info = _start_emulator(home, scale)
+    emulator = _start_emulator(home, scale)
+    info = emulator.info
     rows = []
     try:
         app = GitHubApp(api_url=info["api_url"], app_id=str(info["app_id"]),
@@ -119,8 +111,7 @@ def measure(home: Path, scale: str) -> dict:
             print(json.dumps(rows[-1]), flush=True)
             shutil.rmtree(work)
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        emulator.stop(timeout=30)
     return {"scale": scale, "snapshot_seconds": round(snapshot_seconds, 1), "rows": rows}
 
 

@@ -32,6 +32,8 @@ from pathlib import Path
 
 import boto3
 
+from github_emulator.process import start_emulator
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 README = REPO_ROOT / "bench" / "README.md"
 START, END = "<!-- scale-bench:start -->", "<!-- scale-bench:end -->"
@@ -148,7 +150,6 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault(name, value)
     sys.path.insert(0, str(REPO_ROOT))
     from tests.deploy.cluster import services_missing
-    from tests.fixtures_emulator import start_emulator
     from tests.servers import start_moto_server
 
     if missing := services_missing():
@@ -157,7 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="scale-bench-") as tmp:
         root = Path(tmp)
         moto = start_moto_server(root)
-        emulator = start_emulator(root / "emulator", scale=args.scale, extra_args=["--rate-limit", str(10**9)])
+        emulator = start_emulator(root / "emulator", info_path=root / "emulator-info.json",
+                                  log_path=root / "emulator.log", scale=args.scale, rate_limit=10**9)
         results = []
         try:
             for workers in (int(n) for n in args.workers.split(",")):

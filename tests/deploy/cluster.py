@@ -27,6 +27,8 @@ from typing import Any
 
 import yaml
 
+from tests.servers import free_port
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = REPO_ROOT / "deploy"
 BIN = Path(sys.executable).parent
@@ -63,12 +65,6 @@ def services_missing() -> list[str]:
     if not reachable(AMQP_HOST, AMQP_PORT):
         missing.append(f"RabbitMQ at {AMQP_HOST}:{AMQP_PORT}")
     return missing
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _pg_admin(sql: str) -> None:
@@ -137,7 +133,7 @@ class Cluster:
         self.logs = self.root / "logs"
         self.home.mkdir(parents=True, exist_ok=True)
         self.logs.mkdir(parents=True, exist_ok=True)
-        self.grpc_port = _free_port()
+        self.grpc_port = free_port()
 
     # -- set-up and tear-down -------------------------------------------------------------------
     def create(self) -> None:

@@ -11,7 +11,7 @@ import pytest
 import requests
 from github import Auth
 
-from tests.fixtures_emulator import EmulatorProcess
+from github_emulator.process import EmulatorProcess
 
 
 def app_jwt(em: EmulatorProcess, *, lifetime: int = 300, iat_offset: int = -30) -> str:

@@ -10,8 +10,8 @@ import pytest
 import requests
 from github import Auth
 
+from github_emulator.process import EmulatorProcess
 from tests.emulator.conftest import app_jwt, installation_client, mint_token
-from tests.fixtures_emulator import EmulatorProcess
 
 
 def test_app_auth_end_to_end_with_pygithub(emulator: EmulatorProcess) -> None:

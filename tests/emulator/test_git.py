@@ -9,8 +9,8 @@ from pathlib import Path
 
 import requests
 
+from github_emulator.process import EmulatorProcess
 from tests.emulator.conftest import mint_token
-from tests.fixtures_emulator import EmulatorProcess
 
 
 def git(*args: str, token: str | None = None, cwd: Path | None = None, check: bool = True, ca: str | None = None) -> subprocess.CompletedProcess[str]:

@@ -7,8 +7,9 @@ import pytest
 import requests
 from github.GithubRetry import GithubRetry
 
+from github_emulator.process import EmulatorProcess
 from tests.emulator.conftest import installation_client, mint_token
-from tests.fixtures_emulator import EmulatorProcess, start_emulator
+from tests.fixtures_emulator import start_emulator
 
 
 def test_pagination_links_every_page_exactly_as_github_does(emulator: EmulatorProcess) -> None:

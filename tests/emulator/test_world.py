@@ -7,8 +7,9 @@ from pathlib import Path
 
 import requests
 
+from github_emulator.process import EmulatorProcess
 from tests.emulator.conftest import mint_token
-from tests.fixtures_emulator import EmulatorProcess, start_emulator
+from tests.fixtures_emulator import start_emulator
 
 
 def _repos(state: dict, account: str = "acme-corp") -> dict:

@@ -13,11 +13,12 @@ from typing import Any
 import pytest
 import requests
 
+from github_emulator.process import EmulatorProcess
 from resources.errors import GitHubError
 from resources.git import Git, RemoteNotFoundError
 from resources.github import GitHubApp, GitHubAppResource, InstallationClient
 from resources.retry import RetryPolicy
-from tests.fixtures_emulator import EmulatorProcess, start_emulator
+from tests.fixtures_emulator import start_emulator
 
 ORG = "acme-corp"
 USER = "zoe-dev"

@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures_emulator import EmulatorProcess, start_emulator
+from github_emulator.process import EmulatorProcess
+from tests.fixtures_emulator import start_emulator
 from tests.installation import Backhub, start_installation
 
 CUSTOMER = "zoe-dev"

@@ -16,17 +16,15 @@ import struct
 import sys
 import time
 import uuid
-from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from . import api, control, git_http
-from .auth import AuthError, Authority, Principal
-from .faults import Faults
-from .ratelimit import RateLimiter
-from .shapes import DOCS, Urls, etag
-from .state import Store
+from .auth import AuthError, Principal
+from .emulator import Emulator
+from .http import Request, Response
+from .shapes import Urls, etag
 
 API_PREFIX = "/api/v3"
 SECONDARY_MESSAGE = (
@@ -45,77 +43,6 @@ ASSET_BLOB_PATH = re.compile(r"^/_downloads/release-assets/(?P<id>\d+)$")
 
 class Reset(Exception):
     """Raised to cut the connection with a TCP reset (the ``reset`` fault)."""
-
-
-@dataclass
-class Request:
-    method: str
-    path: str
-    query: list[tuple[str, str]]
-    headers: Any
-    body: bytes
-    urls: Urls
-    principal: Principal = field(default_factory=lambda: Principal("anonymous"))
-    request_id: str = ""
-
-    def arg(self, name: str, default: str | None = None) -> str | None:
-        value = default
-        for key, val in self.query:
-            if key == name:
-                value = val
-        return value
-
-    def json(self) -> Any:
-        if not self.body:
-            return {}
-        return json.loads(self.body.decode("utf-8"))
-
-
-@dataclass
-class Response:
-    status: int
-    body: bytes = b""
-    headers: list[tuple[str, str]] = field(default_factory=list)
-    counts: bool = True  # consumes primary rate limit
-
-    @classmethod
-    def json(cls, status: int, payload: Any, headers: list[tuple[str, str]] | None = None) -> Response:
-        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        return cls(status, body, [("Content-Type", "application/json; charset=utf-8"), *(headers or [])])
-
-    @classmethod
-    def error(cls, status: int, message: str, docs: str = DOCS, **extra: Any) -> Response:
-        return cls.json(status, {"message": message, "documentation_url": docs, "status": str(status), **extra})
-
-
-class Emulator:
-    """Everything a request handler needs: the world, credentials, limits, faults, and settings."""
-
-    def __init__(
-        self,
-        store: Store,
-        authority: Authority,
-        limiter: RateLimiter,
-        faults: Faults,
-        *,
-        scheme: str,
-        slow_seconds: float = 1.5,
-        secondary_retry_after: int = 1,
-        log: bool = False,
-    ) -> None:
-        self.store = store
-        self.authority = authority
-        self.limiter = limiter
-        self.faults = faults
-        self.scheme = scheme
-        self.slow_seconds = slow_seconds
-        self.secondary_retry_after = secondary_retry_after
-        self.log = log
-        self.reseed: Any = None  # set by the CLI: rebuilds the world from scratch
-        self.address = ("127.0.0.1", 0)
-
-    def installations(self) -> dict[int, dict[str, Any]]:
-        return {inst["id"]: inst for inst in self.store.db["installations"]}
 
 
 class Handler(BaseHTTPRequestHandler):

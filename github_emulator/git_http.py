@@ -15,16 +15,39 @@ import re
 import shutil
 import subprocess
 import threading
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 from urllib.parse import unquote
 
 from .auth import AuthError
+from .emulator import Emulator
+from .http import Response
 from .state import iso
 
-if TYPE_CHECKING:
-    from .server import Emulator, Handler
-
 CHUNK = 64 * 1024
+
+
+class Handler(Protocol):
+    """What git needs of the server's request handler: the raw request and the response plumbing.
+
+    Named here as a protocol, so this module does not import the server that calls it."""
+
+    command: str
+    headers: Any
+    client_address: Any
+    rfile: BinaryIO
+    wfile: BinaryIO
+    close_connection: bool
+    _body_read: bool
+
+    def drain_body(self) -> None: ...
+
+    def send(self, resp: Response) -> None: ...
+
+    def send_response(self, code: int, message: str | None = None) -> None: ...
+
+    def send_header(self, keyword: str, value: str) -> None: ...
+
+    def end_headers(self) -> None: ...
 
 
 def _http_backend() -> str:
@@ -36,8 +59,6 @@ _BACKEND: list[str] = []
 
 
 def _plain(handler: Handler, status: int, text: str, headers: list[tuple[str, str]] | None = None) -> None:
-    from .server import Response
-
     handler.drain_body()
     handler.send(Response(status, text.encode(), [("Content-Type", "text/plain; charset=utf-8"), *(headers or [])]))
 

@@ -1,4 +1,4 @@
-"""``backhub emulator``: seed or load the data dir, serve until SIGTERM/SIGINT, report where via --info.
+"""``python -m github_emulator`` (also ``backhub emulator``): seed or load the data dir, serve until SIGTERM/SIGINT, report where via --info.
 
 The info file is written atomically (temp + rename) only once the socket listens, so a waiting test
 sees either nothing or a usable emulator. A data dir that already holds a world is loaded as it is
@@ -14,14 +14,16 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from .auth import Authority, ensure_app_key
+from .emulator import Emulator
 from .faults import KINDS, Faults
 from .ratelimit import RateLimiter
 from .seed import seed
-from .server import Emulator, make_server
+from .server import make_server
 from .state import Store, write_atomic
 from .tls import ensure_certificate, server_context
 
@@ -124,3 +126,9 @@ def run(args: argparse.Namespace) -> int:
     server.server_close()
     store.save()
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m github_emulator", description="Serve the GitHub emulator until stopped.")
+    configure(parser)
+    return run(parser.parse_args(argv))

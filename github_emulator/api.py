@@ -12,42 +12,35 @@ import math
 import re
 import subprocess
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote, urlencode
 
 from . import shapes
 from .auth import narrow_permissions
+from .emulator import Emulator
+from .http import Request, Response
 from .state import iso
-
-if TYPE_CHECKING:
-    from .server import Emulator, Request, Response
 
 NOT_FOUND_DOCS = "https://docs.github.com/rest"
 NOT_ACCESSIBLE = "Resource not accessible by integration"
 NAME_OK = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
 
 
-def _resp() -> type[Response]:
-    from .server import Response
-
-    return Response
-
-
 def not_found() -> Response:
-    return _resp().error(404, "Not Found")
+    return Response.error(404, "Not Found")
 
 
 def forbidden(message: str = NOT_ACCESSIBLE) -> Response:
-    return _resp().error(403, message)
+    return Response.error(403, message)
 
 
 def unprocessable(message: str, errors: list[dict[str, Any]] | None = None) -> Response:
     extra = {"errors": errors} if errors is not None else {}
-    return _resp().error(422, message, **extra)
+    return Response.error(422, message, **extra)
 
 
 def ok(payload: Any, status: int = 200, headers: list[tuple[str, str]] | None = None) -> Response:
-    return _resp().json(status, payload, headers)
+    return Response.json(status, payload, headers)
 
 
 # ---- pagination ------------------------------------------------------------------------------------
@@ -131,7 +124,7 @@ def resolve_repo(em: Emulator, req: Request, match: re.Match[str]) -> tuple[dict
             if moved is not None and visible(req, moved):
                 query = f"?{urlencode(req.query)}" if req.query else ""
                 location = f"{req.urls.api}/repositories/{moved['id']}{rest}{query}"
-                resp = _resp().json(
+                resp = Response.json(
                     301,
                     {"message": "Moved Permanently", "url": location, "documentation_url": NOT_FOUND_DOCS},
                     [("Location", location)],
@@ -172,7 +165,7 @@ def repo_route(em: Emulator, req: Request, match: re.Match[str]) -> Response:
         if req.principal.kind == "installation" and not req.principal.can(permission, level):
             return forbidden()
         if req.principal.kind == "anonymous" and method != "GET":
-            return _resp().error(401, "Requires authentication")
+            return Response.error(401, "Requires authentication")
         return handler(em, req, repo, **sub.groupdict())
     return not_found()
 
@@ -180,7 +173,7 @@ def repo_route(em: Emulator, req: Request, match: re.Match[str]) -> Response:
 # ---- App endpoints (JWT) ---------------------------------------------------------------------------
 def _require_app(req: Request) -> Response | None:
     if req.principal.kind == "anonymous":
-        return _resp().error(401, "A JSON web token could not be decoded")
+        return Response.error(401, "A JSON web token could not be decoded")
     if req.principal.kind != "app":
         return forbidden()
     return None
@@ -188,7 +181,7 @@ def _require_app(req: Request) -> Response | None:
 
 def get_app(em: Emulator, req: Request) -> Response:
     if req.principal.kind == "anonymous":
-        return _resp().error(401, "A JSON web token could not be decoded")
+        return Response.error(401, "A JSON web token could not be decoded")
     return ok(shapes.app(em.store.db, em.store, req.urls))
 
 
@@ -404,7 +397,7 @@ def create_org_repo(em: Emulator, req: Request, org: str) -> Response:
         return not_found()
     p = req.principal
     if p.kind != "installation" or (p.account or "").lower() != account["login"].lower():
-        return not_found() if p.kind == "installation" else _resp().error(401, "Requires authentication")
+        return not_found() if p.kind == "installation" else Response.error(401, "Requires authentication")
     if not p.can("administration", "write"):
         return forbidden()
     return _create_repo(em, req, account)
@@ -413,7 +406,7 @@ def create_org_repo(em: Emulator, req: Request, org: str) -> Response:
 def create_user_repo(em: Emulator, req: Request) -> Response:
     p = req.principal
     if p.kind != "installation":
-        return _resp().error(401, "Requires authentication")
+        return Response.error(401, "Requires authentication")
     account = em.store.user(p.account or "")
     if account is None or account["type"] != "User" or not p.can("administration", "write"):
         return forbidden()
@@ -649,7 +642,7 @@ def _apply_issue_fields(em: Emulator, repo: dict[str, Any], issue: dict[str, Any
 
 def create_issue(em: Emulator, req: Request, repo: dict[str, Any]) -> Response:
     if not repo.get("has_issues", True):
-        return _resp().error(410, "Issues are disabled for this repo")
+        return Response.error(410, "Issues are disabled for this repo")
     if repo.get("archived"):
         return forbidden("Repository was archived so is read-only.")
     body = req.json() or {}
@@ -889,7 +882,7 @@ def get_asset(em: Emulator, req: Request, repo: dict[str, Any], aid: str) -> Res
             if a["id"] == int(aid):
                 if "application/octet-stream" in (req.headers.get("Accept") or ""):
                     location = f"{req.urls.web}/_downloads/release-assets/{a['id']}"
-                    return _resp()(302, b"", [("Location", location)])
+                    return Response(302, b"", [("Location", location)])
                 return ok(shapes.asset(repo, rel, a, em.store, req.urls))
     return not_found()
 
@@ -898,7 +891,7 @@ def download(em: Emulator, match: re.Match[str]) -> Response:
     """Asset bytes: the 302 target of an octet-stream asset request, or a browser_download_url."""
     from urllib.parse import unquote
 
-    Resp = _resp()
+    Resp = Response
     with em.store.lock:
         groups = match.groupdict()
         asset_id = int(groups["id"]) if groups.get("id") else None

@@ -16,18 +16,15 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import activity
+from .emulator import Emulator
+from .http import Request, Response
 from .state import Store, iso, parse_iso
-
-if TYPE_CHECKING:
-    from .server import Emulator, Request, Response
 
 
 def handle(em: Emulator, req: Request) -> Response:
-    from .server import Response
-
     route = (req.method, req.path)
     try:
         body = req.json() if req.method == "POST" else {}
