@@ -43,12 +43,10 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from resources.audit import redact, scrub_text
-from resources.errors import (  # noqa: F401 - re-exported
+from resources.errors import (
     AlertDeliveryError,
     AlertRefusedError,
     ConfigurationError,
-    PermanentError,
-    RetryableError,
 )
 
 log = logging.getLogger(__name__)

@@ -37,12 +37,11 @@ from pathlib import Path
 import dagster as dg
 
 from resources import names
-from resources.errors import (  # noqa: F401 - re-exported
+from resources.errors import (
     GitCommandError,
     GitHubError,
     GitHubUnavailableError,
     IntegrityError,
-    PermanentError,
     RemoteNotFoundError,
 )
 

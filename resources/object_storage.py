@@ -28,10 +28,9 @@ from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import unquote, urlparse
 
-from resources.errors import (  # noqa: F401 - re-exported
+from resources.errors import (
     ConfigurationError,
     ObjectNotFoundError,
-    PermanentError,
     StorageError,
     StorageUnavailableError,
 )

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from resources import names
-from resources.errors import IntegrityError, InvalidNameError, SnapshotNotFoundError
+from resources.errors import IntegrityError, InvalidNameError, ObjectNotFoundError, SnapshotNotFoundError
 from resources.keyring import CustomerKeys, Keyring
-from resources.object_storage import ObjectNotFoundError, ObjectStorage, storage_from_url
+from resources.object_storage import ObjectStorage, storage_from_url
 from resources.snapshot_store import layout
 from resources.snapshot_store.erasure import delete_customer
 from resources.snapshot_store.framing import CHUNK, write_blob

@@ -12,8 +12,8 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from resources.errors import ConfigurationError, SnapshotNotFoundError
-from resources.object_storage import ObjectInfo, ObjectNotFoundError
+from resources.errors import ConfigurationError, ObjectNotFoundError, SnapshotNotFoundError
+from resources.object_storage import ObjectInfo
 from resources.snapshot_store import layout
 
 if TYPE_CHECKING:

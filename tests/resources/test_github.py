@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import requests
 
-from resources.errors import GitHubError
-from resources.git import Git, RemoteNotFoundError
+from resources.errors import GitHubError, RemoteNotFoundError
+from resources.git import Git
 from resources.github import GitHubApp, GitHubAppResource, InstallationClient
 from resources.retry import RetryPolicy
 from tests.fixtures_emulator import EmulatorProcess, start_emulator

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from resources.errors import ConfigurationError, StorageUnavailableError
-from resources.object_storage import ObjectNotFoundError, S3Storage, storage_from_url
+from resources.errors import ConfigurationError, ObjectNotFoundError, StorageUnavailableError
+from resources.object_storage import S3Storage, storage_from_url
 from tests.servers import free_port
 from tests.store.conftest import StoreEnv
 
