@@ -16,7 +16,7 @@ import requests
 from resources.errors import GitHubError, RemoteNotFoundError
 from resources.git import Git
 from resources.github import GitHubApp, GitHubAppResource, InstallationClient
-from resources.retry import RetryPolicy
+from resources.github_pacing import RetryPolicy
 from tests.fixtures_emulator import EmulatorProcess, start_emulator
 
 ORG = "acme-corp"
