@@ -17,7 +17,8 @@ from assets.inventory import inventory
 from assets.policy import BackupPolicy
 from resources.audit import AuditLogResource
 from resources.clock import Clock
-from resources.git import GitResource, RemoteNotFoundError
+from resources.errors import RemoteNotFoundError
+from resources.git import GitResource
 from resources.github import GitHubAppResource, InstallationClient
 from resources.snapshot_store import SnapshotStoreResource
 

@@ -26,9 +26,9 @@ import dagster as dg
 from pydantic import Field
 
 from assets.partitions import BACKUP_ASSETS, CUSTOMER_TAG, SnapshotKey, customers_of
-from resources.alerts import Alert, AlertDeliveryError, Alerter, alert_channels_from_env, run_url
+from resources.alerts import Alert, Alerter, alert_channels_from_env, run_url
 from resources.clock import Clock
-from resources.errors import InvalidNameError
+from resources.errors import AlertDeliveryError, InvalidNameError
 from resources.github import GitHubAppResource
 from resources.snapshot_store import SnapshotStoreResource
 

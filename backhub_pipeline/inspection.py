@@ -46,8 +46,7 @@ class SnapshotListing:
 
 def stored_sizes(store: SnapshotStore, customer: str) -> dict[str, int]:
     """Blob id -> bytes at rest, by one listing of the customer's blobs (docs/format.md section 2)."""
-    prefix = f"customers/{names.customer(customer)}/blobs/"
-    return {info.key.rsplit("/", 1)[-1]: info.size for info in store.storage.list(prefix)}
+    return store.blob_sizes(customer)
 
 
 def list_snapshots(

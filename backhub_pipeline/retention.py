@@ -44,12 +44,12 @@ from resources.errors import (
     ClockDisagreementError,  # noqa: F401 - re-exported
     InvalidNameError,
 )
-from resources.snapshot_store import SnapshotStore, SnapshotStoreResource, SweepReport
+from resources.snapshot_store import SnapshotStore, SnapshotStoreResource, layout
 
 log = logging.getLogger("backhub.retention")
 
 #: Written and deleted by every expiry run at the store root, to read the store's own clock.
-PROBE_KEY = "clock-probe"
+PROBE_KEY = layout.CLOCK_PROBE
 #: Runs for the same set of expired dates share this tag; the sensor counts their attempts.
 EXPIRY_TAG = "backhub/expiry"
 #: Attempts the sensor makes for one set of expired dates before it waits for an operator.
@@ -234,7 +234,7 @@ def expire(
     for customer in customers:
         try:
             if dry_run:  # what the sweep would free once the expired manifests are gone
-                swept = _would_sweep(store, customer, wanted, stored_now - grace)
+                swept = sweeper.plan_sweep(customer, grace=grace, now=stored_now, assume_expired=wanted).report()
             else:
                 swept = sweeper.sweep(customer, grace=grace, now=stored_now)
         except BackhubError as exc:
@@ -258,24 +258,6 @@ def expire(
                          details={"partition": "date", "removed": True})
         report.date_keys_removed.append(date)
     return report
-
-
-def _would_sweep(store: SnapshotStore, customer: str, expiring: set[str], cutoff: dt.datetime) -> SweepReport:
-    """The sweep's decision, computed as if the manifests of ``expiring`` dates were already deleted."""
-    referenced: set[str] = set()
-    for date, assets in store.list_snapshots(customer).items():
-        if date not in expiring:
-            for asset in assets:
-                referenced.update(store.read_manifest(customer, date, asset).blobs)
-    deleted, freed, kept = [], 0, 0
-    for info in store.storage.list(f"customers/{customer}/blobs/"):
-        bid = info.key.rsplit("/", 1)[-1]
-        if bid in referenced or info.modified >= cutoff:
-            kept += 1
-        else:
-            deleted.append(bid)
-            freed += info.size
-    return SweepReport(deleted, freed, kept)
 
 
 def _sweeper(store: SnapshotStore, grace: dt.timedelta) -> SnapshotStore:

@@ -27,7 +27,6 @@ import json
 import logging
 import smtplib
 import ssl
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol, TypeVar, runtime_checkable
@@ -43,13 +42,12 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from resources.audit import redact, scrub_text
-from resources.errors import (  # noqa: F401 - re-exported
+from resources.errors import (
     AlertDeliveryError,
     AlertRefusedError,
     ConfigurationError,
-    PermanentError,
-    RetryableError,
 )
+from resources.retry import Backoff, retry
 
 log = logging.getLogger(__name__)
 
@@ -127,15 +125,11 @@ class AlertChannel(Protocol):
 
 def _with_retries(name: str, attempts: int, backoff: float, call: Callable[[], _T]) -> _T:
     """Run ``call``; retry AlertDeliveryError up to ``attempts`` times with exponential backoff."""
-    for attempt in range(1, max(attempts, 1) + 1):
-        try:
-            return call()
-        except AlertDeliveryError as exc:
-            if attempt >= attempts:
-                raise AlertDeliveryError(f"{exc} (after {attempts} attempts)") from exc
-            log.info("alert %s: attempt %d failed (%s); retrying", name, attempt, exc)
-            time.sleep(backoff * 2 ** (attempt - 1))
-    raise AssertionError("unreachable")
+    try:
+        return retry(call, transient=lambda exc: isinstance(exc, AlertDeliveryError), retries=max(attempts, 1) - 1,
+                     backoff=Backoff(backoff, jitter=False), what=f"alert {name}", logger=log)
+    except AlertDeliveryError as exc:
+        raise AlertDeliveryError(f"{exc} (after {attempts} attempts)") from exc
 
 
 def _http_outcome(name: str, status: int) -> None:

@@ -4,7 +4,7 @@ Every backup, verification, restore, deletion, expiry, erasure and key operation
 Each record carries the SHA-256 digest of the record before it, so editing, deleting, inserting or
 reordering records breaks the chain, and ``AuditLog.verify`` says which record and how.
 
-Layout under the log's root (``file:///dir`` or ``s3://bucket/prefix``)::
+Layout under the log's root (``file:///dir`` or ``s3://bucket/prefix``, through ``resources.object_storage``)::
 
     records/<seq, 20 digits>.json   one immutable object per record, written only if absent
     head.json                       {"seq", "digest"} of the newest record: a hint for writers and a
@@ -31,10 +31,8 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import os
 import random
 import re
-import tempfile
 import time as _time
 import urllib.parse
 from collections.abc import Iterator, Mapping
@@ -47,7 +45,8 @@ from pydantic import Field
 
 from resources import names
 from resources.canonical import canonical_json
-from resources.errors import ConfigurationError, IntegrityError, StorageUnavailableError
+from resources.errors import ConfigurationError, IntegrityError, ObjectNotFoundError, StorageUnavailableError
+from resources.object_storage import FileStorage, ObjectLock, ObjectStorage, storage_from_url
 
 log = logging.getLogger(__name__)
 
@@ -205,246 +204,39 @@ def _refuse_secret_text(name: str, value: str | None) -> None:
 
 
 # --------------------------------------------------------------------------------------------------
-# Backends: the few operations the log needs from a folder or a bucket.
+# Storage: the few operations the log needs, on the object storage the snapshot store uses too.
 
 
-class _Backend:
-    def put_if_absent(self, name: str, data: bytes) -> bool:  # pragma: no cover - interface
+class _Records:
+    """The log's objects on an ``ObjectStorage``: a missing object reads as None."""
+
+    def __init__(self, storage: ObjectStorage) -> None:
+        self.storage = storage
+
+    def describe(self) -> str:
+        return self.storage.url.rstrip("/")
+
+    def put_if_absent(self, name: str, data: bytes) -> bool:
         """Create ``name`` holding ``data``; False if it already exists. Atomic: all or nothing."""
-        raise NotImplementedError
+        return self.storage.put(name, data, if_absent=True)
 
-    def put(self, name: str, data: bytes) -> None:  # pragma: no cover - interface
-        raise NotImplementedError
+    def put(self, name: str, data: bytes) -> None:
+        self.storage.put(name, data)
 
-    def get(self, name: str) -> bytes | None:  # pragma: no cover - interface
-        raise NotImplementedError
+    def get(self, name: str) -> bytes | None:
+        try:
+            return self.storage.get(name)
+        except ObjectNotFoundError:
+            return None
 
-    def list(self, prefix: str, start_after: str = "") -> Iterator[str]:  # pragma: no cover
+    def list(self, prefix: str, start_after: str = "") -> Iterator[str]:
         """Names under ``prefix`` in lexicographic order, after ``start_after``."""
-        raise NotImplementedError
+        for info in self.storage.list(prefix, start_after=start_after):
+            yield info.key
 
     def history(self, prefix: str) -> dict[str, tuple[int, bool]] | None:
         """Per name: (versions ever written, currently deleted), where the store keeps versions."""
-        return None
-
-    def describe(self) -> str:  # pragma: no cover - interface
-        raise NotImplementedError
-
-
-class _FileBackend(_Backend):
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def describe(self) -> str:
-        return self.root.as_uri()
-
-    def _path(self, name: str) -> Path:
-        return self.root / name
-
-    def _write_temp(self, directory: Path, data: bytes) -> str:
-        directory.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-        except BaseException:
-            os.unlink(tmp)
-            raise
-        return tmp
-
-    @staticmethod
-    def _fsync_dir(directory: Path) -> None:
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-    def put_if_absent(self, name: str, data: bytes) -> bool:
-        # A complete file is hard-linked into place: link() fails if the name exists, and no reader
-        # ever sees a half-written record (O_CREAT|O_EXCL alone would expose one until it is filled).
-        target = self._path(name)
-        try:
-            tmp = self._write_temp(target.parent, data)
-            try:
-                os.link(tmp, target)
-            except FileExistsError:
-                return False
-            finally:
-                os.unlink(tmp)
-            self._fsync_dir(target.parent)
-            return True
-        except OSError as exc:
-            raise StorageUnavailableError(f"write audit {name} in {self.describe()}: {exc}") from exc
-
-    def put(self, name: str, data: bytes) -> None:
-        target = self._path(name)
-        try:
-            tmp = self._write_temp(target.parent, data)
-            os.replace(tmp, target)
-        except OSError as exc:
-            raise StorageUnavailableError(f"write audit {name} in {self.describe()}: {exc}") from exc
-
-    def get(self, name: str) -> bytes | None:
-        try:
-            return self._path(name).read_bytes()
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            raise StorageUnavailableError(f"read audit {name} in {self.describe()}: {exc}") from exc
-
-    def list(self, prefix: str, start_after: str = "") -> Iterator[str]:
-        directory = self._path(prefix)
-        try:
-            entries = sorted(entry.name for entry in os.scandir(directory) if entry.is_file())
-        except FileNotFoundError:
-            return
-        for entry in entries:
-            name = prefix + entry
-            if not entry.startswith(".tmp-") and name > start_after:
-                yield name
-
-
-class _S3Backend(_Backend):
-    def __init__(
-        self, bucket: str, prefix: str, *, endpoint_url: str | None, lock_mode: str, lock_days: int
-    ) -> None:
-        import boto3  # deferred: no work at import time
-        from botocore.config import Config
-
-        self.bucket = bucket
-        self.prefix = prefix
-        self.lock_mode = lock_mode
-        self.lock_days = lock_days
-        self._lock_enabled: bool | None = None
-        self.client = boto3.client(
-            "s3",
-            endpoint_url=endpoint_url,
-            config=Config(
-                connect_timeout=10, read_timeout=30, retries={"max_attempts": 5, "mode": "standard"}
-            ),
-        )
-
-    def describe(self) -> str:
-        return f"s3://{self.bucket}/{self.prefix}".rstrip("/")
-
-    def _key(self, name: str) -> str:
-        return self.prefix + name
-
-    def _fail(self, operation: str, name: str, exc: Exception) -> Exception:
-        from botocore.exceptions import ClientError
-
-        where = f"{operation} audit {name} in {self.describe()}"
-        if isinstance(exc, ClientError):
-            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-            code = exc.response.get("Error", {}).get("Code", "?")
-            if status >= 500 or code in {"SlowDown", "RequestTimeout"}:
-                return StorageUnavailableError(f"{where}: {code}")
-            return ConfigurationError(f"{where}: {code} (HTTP {status})")
-        return StorageUnavailableError(f"{where}: {exc}")
-
-    def lock_enabled(self) -> bool:
-        """Whether the bucket has Object Lock enabled (asked once per client)."""
-        if self._lock_enabled is None:
-            from botocore.exceptions import BotoCoreError, ClientError
-
-            try:
-                config = self.client.get_object_lock_configuration(Bucket=self.bucket)
-                enabled = config.get("ObjectLockConfiguration", {}).get("ObjectLockEnabled") == "Enabled"
-            except ClientError as exc:
-                code = exc.response.get("Error", {}).get("Code", "")
-                if code not in {"ObjectLockConfigurationNotFoundError", "NotImplemented", "AccessDenied"}:
-                    raise self._fail("read object lock configuration of", "bucket", exc) from exc
-                enabled = False
-            except BotoCoreError as exc:
-                raise self._fail("read object lock configuration of", "bucket", exc) from exc
-            self._lock_enabled = enabled
-        return self._lock_enabled
-
-    def put_if_absent(self, name: str, data: bytes) -> bool:
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        extra: dict[str, Any] = {}
-        if self.lock_enabled():
-            extra["ObjectLockMode"] = self.lock_mode
-            extra["ObjectLockRetainUntilDate"] = dt.datetime.now(dt.UTC) + dt.timedelta(days=self.lock_days)
-        try:
-            self.client.put_object(
-                Bucket=self.bucket,
-                Key=self._key(name),
-                Body=data,
-                IfNoneMatch="*",
-                ContentType="application/json",
-                **extra,
-            )
-            return True
-        except ClientError as exc:
-            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-            # 412: the name exists. 409: another conditional write to it is in flight.
-            if status in (409, 412):
-                return False
-            raise self._fail("write", name, exc) from exc
-        except BotoCoreError as exc:
-            raise self._fail("write", name, exc) from exc
-
-    def put(self, name: str, data: bytes) -> None:
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        try:
-            self.client.put_object(
-                Bucket=self.bucket, Key=self._key(name), Body=data, ContentType="application/json"
-            )
-        except (BotoCoreError, ClientError) as exc:
-            raise self._fail("write", name, exc) from exc
-
-    def get(self, name: str) -> bytes | None:
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        try:
-            return self.client.get_object(Bucket=self.bucket, Key=self._key(name))["Body"].read()
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in {"NoSuchKey", "404"}:
-                return None
-            raise self._fail("read", name, exc) from exc
-        except BotoCoreError as exc:
-            raise self._fail("read", name, exc) from exc
-
-    def list(self, prefix: str, start_after: str = "") -> Iterator[str]:
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Prefix": self._key(prefix)}
-        if start_after:
-            kwargs["StartAfter"] = self._key(start_after)
-        try:
-            for page in self.client.get_paginator("list_objects_v2").paginate(**kwargs):
-                for item in page.get("Contents", []):
-                    yield item["Key"][len(self.prefix) :]
-        except (BotoCoreError, ClientError) as exc:
-            raise self._fail("list", prefix, exc) from exc
-
-    def history(self, prefix: str) -> dict[str, tuple[int, bool]] | None:
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        try:
-            status = self.client.get_bucket_versioning(Bucket=self.bucket).get("Status")
-            if status not in {"Enabled", "Suspended"}:
-                return None
-            seen: dict[str, tuple[int, bool]] = {}
-            paginator = self.client.get_paginator("list_object_versions")
-            for page in paginator.paginate(Bucket=self.bucket, Prefix=self._key(prefix)):
-                for version in page.get("Versions", []):
-                    name = version["Key"][len(self.prefix) :]
-                    count, deleted = seen.get(name, (0, False))
-                    seen[name] = (count + 1, deleted)
-                for marker in page.get("DeleteMarkers", []):
-                    name = marker["Key"][len(self.prefix) :]
-                    count, _deleted = seen.get(name, (0, False))
-                    seen[name] = (count, _deleted or bool(marker.get("IsLatest")))
-            return seen
-        except (BotoCoreError, ClientError) as exc:
-            raise self._fail("list versions of", prefix, exc) from exc
+        return self.storage.versions(prefix)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -454,8 +246,8 @@ class _S3Backend(_Backend):
 class AuditLog:
     """Append to, read and verify one hash-chained audit log."""
 
-    def __init__(self, backend: _Backend) -> None:
-        self._backend = backend
+    def __init__(self, storage: ObjectStorage) -> None:
+        self._backend = _Records(storage)
 
     @classmethod
     def from_url(
@@ -471,7 +263,7 @@ class AuditLog:
         if parsed.scheme == "file":
             if parsed.netloc not in {"", "localhost"} or not parsed.path:
                 raise ConfigurationError(f"audit log URL {url!r}: expected file:///absolute/path")
-            return cls(_FileBackend(Path(urllib.parse.unquote(parsed.path))))
+            return cls(FileStorage(Path(urllib.parse.unquote(parsed.path))))
         if parsed.scheme == "s3":
             if not parsed.netloc:
                 raise ConfigurationError(f"audit log URL {url!r}: expected s3://bucket/prefix")
@@ -483,16 +275,8 @@ class AuditLog:
                 raise ConfigurationError(
                     f"object lock retention must be at least 1 day, got {object_lock_days}"
                 )
-            prefix = parsed.path.strip("/")
-            return cls(
-                _S3Backend(
-                    parsed.netloc,
-                    f"{prefix}/" if prefix else "",
-                    endpoint_url=s3_endpoint_url,
-                    lock_mode=object_lock_mode,
-                    lock_days=object_lock_days,
-                )
-            )
+            lock = ObjectLock(object_lock_mode, object_lock_days)
+            return cls(storage_from_url(url, s3_endpoint_url=s3_endpoint_url, object_lock=lock))
         raise ConfigurationError(f"audit log URL {url!r}: expected file:// or s3://")
 
     @property
@@ -654,7 +438,7 @@ class _Node:
     intact: bool  # stored digest equals the digest of the content
 
 
-def _check_chain(backend: _Backend, anchors: list[tuple[str, int, str]]) -> VerifyResult:
+def _check_chain(backend: _Records, anchors: list[tuple[str, int, str]]) -> VerifyResult:
     problems: list[tuple[int, str]] = []
     nodes: list[_Node] = []
     unreadable: set[int] = set()

@@ -23,7 +23,6 @@ from __future__ import annotations
 import base64
 import binascii
 import os
-import random
 import re
 import shutil
 import subprocess
@@ -37,14 +36,14 @@ from pathlib import Path
 import dagster as dg
 
 from resources import names
-from resources.errors import (  # noqa: F401 - re-exported
+from resources.errors import (
     GitCommandError,
     GitHubError,
     GitHubUnavailableError,
     IntegrityError,
-    PermanentError,
     RemoteNotFoundError,
 )
+from resources.retry import Backoff, retry
 
 _CONFIG = (
     "-c", "protocol.version=2",
@@ -122,6 +121,14 @@ _SECRETS = (
     re.compile(r"()\bgh[opsur]_[A-Za-z0-9_]{10,}"),
     re.compile(r"(://)[^/@\s]+@"),
 )
+
+
+class _FetchFailed(Exception):
+    """A fetch that failed in a way worth trying again (git's message); never leaves ``fetch_mirror``."""
+
+    def __init__(self, message: str, refused: bool) -> None:
+        super().__init__(message)
+        self.refused = refused
 
 
 @dataclass(frozen=True)
@@ -253,53 +260,63 @@ class Git:
                 shutil.rmtree(path)
             self._init(path)
         what = f"fetch {display} into {path}"
-        failures = 0
         auth_retried = False
         attempt_env = env() if callable(env) else env
-        while True:
-            result = self._run(
-                [
-                    "fetch",
-                    "--prune",
-                    "--atomic",
-                    "--quiet",
-                    "--no-write-fetch-head",
-                    "--",
-                    url,
-                    "+refs/*:refs/*",
-                ],
-                git_dir=path,
-                env=attempt_env,
+
+        def attempt() -> dict[str, str]:
+            nonlocal auth_retried, attempt_env
+            while True:
+                result = self._run(
+                    [
+                        "fetch",
+                        "--prune",
+                        "--atomic",
+                        "--quiet",
+                        "--no-write-fetch-head",
+                        "--",
+                        url,
+                        "+refs/*:refs/*",
+                    ],
+                    git_dir=path,
+                    env=attempt_env,
+                    what=what,
+                    check=False,
+                )
+                if result.returncode == 0:
+                    return self.refs(path)
+                message = _stderr(result, secrets=_secrets_in(attempt_env))
+                lowered = message.lower()
+                if any(marker in lowered for marker in _TLS):
+                    raise GitHubError(f"{what}: TLS verification failed (is the CA bundle set?): {message}")
+                if any(marker in lowered for marker in _AUTH):
+                    if callable(env) and not auth_retried:
+                        auth_retried = True  # the token was revoked or expired: ask for new credentials
+                        attempt_env = env()
+                        continue
+                    raise GitHubError(f"{what}: authentication refused: {message}", status=401)
+                if any(marker in lowered for marker in _NOT_FOUND):
+                    raise RemoteNotFoundError(f"{what}: the remote repository does not exist: {message}")
+                # git shows a 403 without GitHub's reason: a secondary rate limit looks like a refusal,
+                # so it is retried like a transient failure and called a refusal only if it persists.
+                refused = "returned error: 403" in lowered
+                if refused or any(marker in lowered for marker in _TRANSIENT):
+                    raise _FetchFailed(message, refused)
+                raise GitHubError(f"{what}: {message}")
+
+        try:
+            return retry(
+                attempt,
+                transient=lambda exc: isinstance(exc, _FetchFailed),
+                retries=self.fetch_retries,
+                backoff=Backoff(self.retry_base_seconds),
                 what=what,
-                check=False,
+                sleep=self._sleep,
             )
-            if result.returncode == 0:
-                return self.refs(path)
-            message = _stderr(result, secrets=_secrets_in(attempt_env))
-            lowered = message.lower()
-            if any(marker in lowered for marker in _TLS):
-                raise GitHubError(f"{what}: TLS verification failed (is the CA bundle set?): {message}")
-            if any(marker in lowered for marker in _AUTH):
-                if callable(env) and not auth_retried:
-                    auth_retried = True  # the token was revoked or expired: ask for new credentials
-                    attempt_env = env()
-                    continue
-                raise GitHubError(f"{what}: authentication refused: {message}", status=401)
-            if any(marker in lowered for marker in _NOT_FOUND):
-                raise RemoteNotFoundError(f"{what}: the remote repository does not exist: {message}")
-            # git shows a 403 without GitHub's reason: a secondary rate limit looks like a refusal,
-            # so it is retried like a transient failure and called a refusal only if it persists.
-            refused = "returned error: 403" in lowered
-            if refused or any(marker in lowered for marker in _TRANSIENT):
-                failures += 1
-                if failures > self.fetch_retries and refused:
-                    raise GitHubError(f"{what}: access refused {failures} times: {message}", status=403)
-                if failures > self.fetch_retries:
-                    raise GitHubUnavailableError(f"{what}: failed {failures} times: {message}")
-                cap = self.retry_base_seconds * 2 ** (failures - 1)
-                self._sleep(random.uniform(0.0, cap))
-                continue
-            raise GitHubError(f"{what}: {message}")
+        except _FetchFailed as exc:
+            failures = self.fetch_retries + 1
+            if exc.refused:
+                raise GitHubError(f"{what}: access refused {failures} times: {exc}", status=403) from None
+            raise GitHubUnavailableError(f"{what}: failed {failures} times: {exc}") from None
 
     def push(self, path: Path, url: str, env: Mapping[str, str], refspecs: Iterable[str]) -> None:
         """Push ``refspecs`` of the bare repository at ``path`` to ``url``, all or none (``--atomic``).

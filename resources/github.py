@@ -7,7 +7,7 @@
 REST goes through PyGithub: ``github.Auth.AppAuth`` signs the App's JWTs and PyGithub's
 ``Requester`` carries every request (raw ``requestJson`` calls, because the backup wants GitHub's JSON
 exactly as served, paging we control, and conditional requests). Waiting and retrying is
-``resources.retry.Pacer``; PyGithub's own retries and request spacing are switched off so every HTTP
+``resources.github_pacing.Pacer``; PyGithub's own retries and request spacing are switched off so every HTTP
 request is ours to count. Installation tokens are minted by us (``POST /app/installations/{id}/
 access_tokens``) rather than by ``Auth.AppInstallationAuth`` so that they are down-scoped to read
 permissions, refreshed five minutes before expiry, counted, and paced like every other request.
@@ -36,7 +36,7 @@ from github.Requester import Requester
 
 from resources import names
 from resources.errors import ConfigurationError, GitHubError
-from resources.retry import Pacer, Reply, RetryPolicy, TransientError, server_time
+from resources.github_pacing import Pacer, Reply, RetryPolicy, TransientError, server_time
 
 USER_AGENT = "backhub-pipeline"
 API_VERSION = "2022-11-28"

@@ -36,8 +36,8 @@ import dagster as dg
 from botocore.exceptions import BotoCoreError
 
 from resources import names
-from resources.errors import ConfigurationError, KeyringError, StorageUnavailableError
-from resources.object_storage import ObjectNotFoundError, ObjectStorage, boto3_session, storage_from_url
+from resources.errors import ConfigurationError, KeyringError, ObjectNotFoundError, StorageUnavailableError
+from resources.object_storage import ObjectStorage, boto3_session, storage_from_url
 
 __all__ = ["CustomerKeys", "Keyring", "KeyringResource"]
 

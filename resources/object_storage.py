@@ -1,12 +1,13 @@
 """Object storage: one small interface, two backends (``file://`` and ``s3://``).
 
-The snapshot store and the keyring talk to storage only through ``ObjectStorage``. Keys are
+The snapshot store, the keyring and the audit log talk to storage only through ``ObjectStorage``. Keys are
 ``/``-separated relative names (``customers/acme/blobs/3f/3f...``); every backend maps them under its
 root. Writes are atomic (a reader sees the whole object or none) and can be made conditional
 (``if_absent``: two writers of the same key are safe, the first one wins). Errors leave as our own
 hierarchy: ``ObjectNotFoundError`` (permanent), ``StorageUnavailableError`` (retryable: timeouts,
 throttling, 5xx), ``ConfigurationError`` (wrong bucket, credentials, URL) and ``StorageError``
-(any other permanent refusal).
+(any other permanent refusal). S3 Object Lock is a capability of the S3 backend (``ObjectLock``):
+when configured and enabled on the bucket, every ``if_absent`` write is retained.
 
 Nothing here touches the disk or the network until a method is called.
 """
@@ -28,10 +29,9 @@ from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import unquote, urlparse
 
-from resources.errors import (  # noqa: F401 - re-exported
+from resources.errors import (
     ConfigurationError,
     ObjectNotFoundError,
-    PermanentError,
     StorageError,
     StorageUnavailableError,
 )
@@ -76,6 +76,15 @@ class ObjectInfo:
     modified: dt.datetime  # the store's own timestamp, UTC
 
 
+@dataclass(frozen=True)
+class ObjectLock:
+    """S3 Object Lock retention for objects written ``if_absent`` (immutable by contract), when the
+    bucket has Object Lock enabled: ``mode`` GOVERNANCE or COMPLIANCE, retained ``days`` from the write."""
+
+    mode: str
+    days: int
+
+
 class ObjectWriter(io.RawIOBase):
     """A write-only stream into one object. ``commit()`` publishes it; leaving without commit discards.
 
@@ -115,9 +124,16 @@ class ObjectStorage:
     def stat(self, key: str) -> ObjectInfo:
         raise NotImplementedError
 
-    def list(self, prefix: str) -> Iterator[ObjectInfo]:
-        """Every complete object whose key starts with ``prefix`` (a folder, ending in ``/``)."""
+    def list(self, prefix: str, *, start_after: str = "") -> Iterator[ObjectInfo]:
+        """Every complete object whose key starts with ``prefix`` (a folder, ending in ``/``).
+
+        In key order within a folder; ``start_after`` skips keys up to and including that one.
+        """
         raise NotImplementedError
+
+    def versions(self, prefix: str) -> dict[str, tuple[int, bool]] | None:
+        """Per key under ``prefix``: (versions ever written, deleted now); None where no versions are kept."""
+        return None
 
     def list_children(self, prefix: str) -> list[str]:
         """Names directly under ``prefix`` (a folder, ending in ``/``) that hold objects."""
@@ -191,7 +207,7 @@ class FileStorage(ObjectStorage):
             raise _os_error(f"stat {key}", exc) from exc
         return ObjectInfo(key, st.st_size, dt.datetime.fromtimestamp(st.st_mtime, dt.UTC))
 
-    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+    def list(self, prefix: str, *, start_after: str = "") -> Iterator[ObjectInfo]:
         base = self.root.joinpath(*[p for p in prefix.split("/") if p])
         if not base.is_dir():
             return
@@ -202,6 +218,8 @@ class FileStorage(ObjectStorage):
                     continue
                 path = Path(dirpath, name)
                 key = path.relative_to(self.root).as_posix()
+                if start_after and key <= start_after:
+                    continue
                 try:
                     st = path.stat()
                 except FileNotFoundError:
@@ -379,7 +397,8 @@ def _precondition_failed(exc: Exception) -> bool:
         return False
     code = exc.response.get("Error", {}).get("Code", "")
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-    return code == "PreconditionFailed" or status == 412
+    # 412: the key exists. 409: another conditional write to it is in flight, and the first one wins.
+    return code in {"PreconditionFailed", "ConditionalRequestConflict"} or status in (409, 412)
 
 
 class S3Storage(ObjectStorage):
@@ -399,6 +418,7 @@ class S3Storage(ObjectStorage):
         region: str | None = None,
         server_side_encryption: str = "AES256",
         max_attempts: int = 8,
+        object_lock: ObjectLock | None = None,
     ) -> None:
         self.bucket = bucket
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
@@ -406,6 +426,8 @@ class S3Storage(ObjectStorage):
         self.region = region
         self.sse = server_side_encryption
         self.max_attempts = max_attempts
+        self.object_lock = object_lock
+        self._lock_enabled: bool | None = None
         self.url = f"s3://{bucket}/{self.prefix}"
         self._client: Any = None
         self._lock = threading.Lock()
@@ -434,6 +456,31 @@ class S3Storage(ObjectStorage):
     def _sse(self) -> dict[str, str]:
         return {"ServerSideEncryption": self.sse} if self.sse else {}
 
+    def object_lock_enabled(self) -> bool:
+        """Whether the bucket has Object Lock enabled (asked once per storage)."""
+        if self._lock_enabled is None:
+            from botocore.exceptions import ClientError
+
+            try:
+                config = self.client.get_object_lock_configuration(Bucket=self.bucket)
+                enabled = config.get("ObjectLockConfiguration", {}).get("ObjectLockEnabled") == "Enabled"
+            except ClientError as exc:
+                code = exc.response.get("Error", {}).get("Code", "")
+                if code not in {"ObjectLockConfigurationNotFoundError", "NotImplemented", "AccessDenied"}:
+                    raise _s3_error("read the object lock configuration of the bucket", exc) from exc
+                enabled = False
+            except Exception as exc:
+                raise _s3_error("read the object lock configuration of the bucket", exc) from exc
+            self._lock_enabled = enabled
+        return self._lock_enabled
+
+    def _retention(self, if_absent: bool) -> dict[str, Any]:
+        """Object Lock headers for an immutable (``if_absent``) write, when configured and enabled."""
+        if not if_absent or self.object_lock is None or not self.object_lock_enabled():
+            return {}
+        until = dt.datetime.now(dt.UTC) + dt.timedelta(days=self.object_lock.days)
+        return {"ObjectLockMode": self.object_lock.mode, "ObjectLockRetainUntilDate": until}
+
     def open_writer(self, key: str, *, if_absent: bool = False) -> ObjectWriter:
         return _S3Writer(self, key, if_absent)
 
@@ -452,10 +499,11 @@ class S3Storage(ObjectStorage):
             raise _s3_error(f"stat {key}", exc) from exc
         return ObjectInfo(key, response["ContentLength"], response["LastModified"].astimezone(dt.UTC))
 
-    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+    def list(self, prefix: str, *, start_after: str = "") -> Iterator[ObjectInfo]:
         paginator = self.client.get_paginator("list_objects_v2")
+        extra = {"StartAfter": self.prefix + start_after} if start_after else {}
         try:
-            for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix + prefix):
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix + prefix, **extra):
                 for item in page.get("Contents", []):
                     yield ObjectInfo(
                         item["Key"][len(self.prefix) :],
@@ -464,6 +512,26 @@ class S3Storage(ObjectStorage):
                     )
         except Exception as exc:
             raise _s3_error(f"list {prefix}", exc) from exc
+
+    def versions(self, prefix: str) -> dict[str, tuple[int, bool]] | None:
+        try:
+            status = self.client.get_bucket_versioning(Bucket=self.bucket).get("Status")
+            if status not in {"Enabled", "Suspended"}:
+                return None
+            seen: dict[str, tuple[int, bool]] = {}
+            paginator = self.client.get_paginator("list_object_versions")
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix + prefix):
+                for version in page.get("Versions", []):
+                    key = version["Key"][len(self.prefix) :]
+                    count, deleted = seen.get(key, (0, False))
+                    seen[key] = (count + 1, deleted)
+                for marker in page.get("DeleteMarkers", []):
+                    key = marker["Key"][len(self.prefix) :]
+                    count, deleted = seen.get(key, (0, False))
+                    seen[key] = (count, deleted or bool(marker.get("IsLatest")))
+            return seen
+        except Exception as exc:
+            raise _s3_error(f"list versions under {prefix}", exc) from exc
 
     def list_children(self, prefix: str) -> list[str]:
         paginator = self.client.get_paginator("list_objects_v2")
@@ -618,7 +686,7 @@ class _S3Writer(ObjectWriter):
         if self._upload_id is None:
             try:
                 response = client.create_multipart_upload(
-                    Bucket=self._s3.bucket, Key=self._full, **self._s3._sse()
+                    Bucket=self._s3.bucket, Key=self._full, **self._s3._sse(), **self._s3._retention(self._if_absent)
                 )
             except Exception as exc:
                 self.abort()
@@ -658,6 +726,7 @@ class _S3Writer(ObjectWriter):
                         Body=bytes(self._buffer),
                         **condition,
                         **self._s3._sse(),
+                        **self._s3._retention(self._if_absent),
                     )
                 except Exception as exc:
                     if self._if_absent and _precondition_failed(exc):
@@ -727,7 +796,9 @@ def boto3_session() -> Any:
         return _session
 
 
-def storage_from_url(url: str, *, s3_endpoint_url: str | None = None) -> ObjectStorage:
+def storage_from_url(
+    url: str, *, s3_endpoint_url: str | None = None, object_lock: ObjectLock | None = None
+) -> ObjectStorage:
     """``file:///abs/path`` or ``s3://bucket/prefix``; anything else is a ConfigurationError."""
     if not isinstance(url, str) or not url:
         raise ConfigurationError("storage URL is empty")
@@ -742,5 +813,5 @@ def storage_from_url(url: str, *, s3_endpoint_url: str | None = None) -> ObjectS
         prefix = parsed.path.strip("/")
         if prefix and not _KEY.fullmatch(prefix):
             raise ConfigurationError(f"invalid S3 URL {url!r}: unsafe prefix")
-        return S3Storage(parsed.netloc, prefix, endpoint_url=s3_endpoint_url)
+        return S3Storage(parsed.netloc, prefix, endpoint_url=s3_endpoint_url, object_lock=object_lock)
     raise ConfigurationError(f"unsupported storage URL {url!r}: expected file:// or s3://")

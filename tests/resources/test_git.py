@@ -8,8 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from resources.errors import GitHubUnavailableError, IntegrityError, InvalidNameError
-from resources.git import Git, GitCommandError, GitResource, RemoteNotFoundError, read_bundle_header, redact
+from resources.errors import (
+    GitCommandError,
+    GitHubUnavailableError,
+    IntegrityError,
+    InvalidNameError,
+    RemoteNotFoundError,
+)
+from resources.git import Git, GitResource, read_bundle_header, redact
 from tests.resources.conftest import Work
 from tests.servers import free_port
 

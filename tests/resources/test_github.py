@@ -14,10 +14,10 @@ import pytest
 import requests
 
 from github_emulator.process import EmulatorProcess
-from resources.errors import GitHubError
-from resources.git import Git, RemoteNotFoundError
+from resources.errors import GitHubError, RemoteNotFoundError
+from resources.git import Git
 from resources.github import GitHubApp, GitHubAppResource, InstallationClient
-from resources.retry import RetryPolicy
+from resources.github_pacing import RetryPolicy
 from tests.fixtures_emulator import start_emulator
 
 ORG = "acme-corp"

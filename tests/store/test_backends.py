@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from resources.errors import ConfigurationError, StorageUnavailableError
-from resources.object_storage import ObjectNotFoundError, S3Storage, storage_from_url
+from resources.errors import ConfigurationError, ObjectNotFoundError, StorageUnavailableError
+from resources.object_storage import S3Storage, storage_from_url
 from tests.servers import free_port
 from tests.store.conftest import StoreEnv
 
@@ -58,3 +58,11 @@ def test_unsafe_keys_are_refused(env: StoreEnv, key: str) -> None:
 def test_bad_urls_are_configuration_errors(url: str) -> None:
     with pytest.raises(ConfigurationError):
         storage_from_url(url)
+
+
+def test_listing_after_a_key_skips_it_and_every_key_before_it(env: StoreEnv) -> None:
+    raw = env.raw_store()
+    for n in range(1, 5):
+        raw.put(f"records/{n:04d}.json", b"{}")
+    keys = [info.key for info in raw.list("records/", start_after="records/0002.json")]
+    assert keys == ["records/0003.json", "records/0004.json"]

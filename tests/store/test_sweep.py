@@ -104,3 +104,26 @@ def test_listing_and_previous_snapshot_lookup(env: StoreEnv) -> None:
     assert store.latest_manifest_before("acme", "2026-11-26", "issues") is None
     written = store.manifest_written_at("acme", "2026-11-28", "issues")
     assert abs(written - dt.datetime.now(dt.UTC)) < dt.timedelta(minutes=1)
+
+
+def test_a_sweep_executes_the_plan_its_dry_run_reports(env: StoreEnv) -> None:
+    store = env.store()
+    live = store.put_blob("acme", b"named by a live snapshot").id
+    orphan = store.put_blob("acme", b"named by nothing").id
+    store.write_manifest("acme", "2026-11-28", "issues", {}, [live])
+    plan = store.plan_sweep("acme", grace=GRACE, now=later(10))
+    assert plan.report().deleted == [orphan] and store.blob_exists("acme", orphan)
+    executed = store.execute_sweep(plan)
+    assert executed.deleted == [orphan] and executed.bytes_freed == plan.bytes
+    assert not store.blob_exists("acme", orphan) and store.blob_exists("acme", live)
+
+
+def test_a_sweep_plan_can_assume_dates_already_expired(env: StoreEnv) -> None:
+    store = env.store()
+    kept = store.put_blob("acme", b"still named on the 28th").id
+    expiring = store.put_blob("acme", b"named only on the 1st").id
+    store.write_manifest("acme", "2026-11-01", "issues", {}, [kept, expiring])
+    store.write_manifest("acme", "2026-11-28", "issues", {}, [kept])
+    plan = store.plan_sweep("acme", grace=GRACE, now=later(10), assume_expired={"2026-11-01"})
+    assert plan.report().deleted == [expiring] and plan.kept == 1
+    assert store.plan_sweep("acme", grace=GRACE, now=later(10)).report().deleted == []
