@@ -12,13 +12,17 @@ from backhub_pipeline.wiring import resources_from
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    settings = Settings.from_env()
+    return definitions_from(Settings.from_env())
+
+
+def definitions_from(settings: Settings, *, credentials_from_env: bool = True) -> dg.Definitions:
+    """The definitions for ``settings`` (the CLI and the demo run jobs in process with their own)."""
     return dg.Definitions(
         assets=catalog.ASSETS,
         asset_checks=catalog.CHECKS,
         jobs=jobs.JOBS,
         sensors=sensors.SENSORS,
-        resources=resources_from(settings),
+        resources=resources_from(settings, credentials_from_env=credentials_from_env),
         executor=executor_from(settings),
     )
 

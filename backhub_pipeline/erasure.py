@@ -1,4 +1,5 @@
-"""Erasure (GDPR offboarding): ``backhub customers erase CUSTOMER`` and ``erase_customer_job``.
+"""Erasure (GDPR offboarding): ``erase_customer`` and the ``erase_customer_job`` that runs it
+(``backhub customers erase CUSTOMER`` runs that job: backhub_pipeline/cli/customers.py).
 
 In this order, each step idempotent so a re-run after a crash finishes the job:
 
@@ -17,10 +18,7 @@ a fresh key for an erased customer (their backups fail until an operator clears 
 first; a customer who only uninstalls keeps their snapshots until they expire.
 """
 
-import argparse
-import json
 import shutil
-import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -31,7 +29,6 @@ from pydantic import Field
 from assets.partitions import customer_partitions
 from resources import names
 from resources.audit import AuditLog, AuditLogResource
-from resources.errors import BackhubError, ConfigurationError
 from resources.git import GitResource
 from resources.snapshot_store import SnapshotStore, SnapshotStoreResource
 
@@ -122,44 +119,3 @@ def erase_customer_job() -> None:
 
 def erase_run_config(customer: str) -> dg.RunConfig:
     return dg.RunConfig(ops={"erase_customer_op": EraseConfig(customer=customer, confirm=customer)})
-
-
-# -- the command line: backhub customers erase CUSTOMER [--yes] -------------------------------------
-
-
-def configure(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    erase = sub.add_parser("erase", help="shred the customer's key, delete their snapshots and partition (irreversible)")
-    erase.add_argument("customer", help="the customer (installation account login)")
-    erase.add_argument("--yes", action="store_true", help="do not ask for confirmation")
-    erase.add_argument("--json", action="store_true", help="print the report as JSON")
-
-
-def run(args: argparse.Namespace) -> int:
-    customer = names.customer(args.customer)
-    if not args.yes:
-        if not sys.stdin.isatty():
-            raise ConfigurationError("refusing to erase without confirmation: pass --yes")
-        answer = input(f"This destroys every snapshot of {customer} for good. Type the customer name to confirm: ")
-        if answer.strip() != customer:
-            print("not confirmed; nothing erased", file=sys.stderr)
-            return 1
-    from backhub_pipeline.definitions import defs
-
-    with dg.DagsterInstance.get() as instance:
-        result = defs().resolve_job_def(erase_customer_job.name).execute_in_process(
-            instance=instance, run_config=erase_run_config(customer), raise_on_error=False,
-            tags={"backhub/launched-by": "cli"},
-        )  # fmt: skip
-    report = next((event.event_specific_data.metadata["report"].data for event in result.all_events
-                   if event.is_successful_output), None)
-    if report is None:
-        failures = [event.step_failure_data.error for event in result.all_events if event.is_step_failure]
-        reason = failures[0].message.strip() if failures and failures[0] else "failed"
-        raise BackhubError(f"erasure of {customer} (run {result.run_id}): {reason}")
-    if args.json:
-        print(json.dumps({**report, "run_id": result.run_id}, indent=2))
-    else:
-        print(f"erased {customer}: keyset shredded, {report['objects_deleted']} objects deleted, "
-              f"partition {'removed' if report['partition_removed'] else 'absent'} (run {result.run_id})")
-    return 0

@@ -6,8 +6,8 @@ import dagster as dg
 
 from assets.partitions import snapshot_partitions
 from backhub_pipeline.erasure import erase_customer_job
-from backhub_pipeline.restore_jobs import restore_job, verify_job
-from backhub_pipeline.retention import expire_snapshots_job
+from backhub_pipeline.restore.jobs import restore_job, verify_job
+from backhub_pipeline.retention.job import expire_snapshots_job
 
 snapshot_job = dg.define_asset_job(
     "snapshot_job",

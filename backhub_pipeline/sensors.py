@@ -10,9 +10,9 @@ import json
 import dagster as dg
 
 from assets.partitions import BACKUP_ASSETS, SnapshotKey, customer_partitions, customers_of, date_partitions
-from backhub_pipeline.alerting import ALERT_SENSORS
+from backhub_pipeline.alert_sensors import ALERT_SENSORS
 from backhub_pipeline.jobs import snapshot_job
-from backhub_pipeline.retention import retention_sensor
+from backhub_pipeline.retention.sensor import retention_sensor
 from resources.clock import Clock
 from resources.github import GitHubAppResource
 

@@ -1,8 +1,9 @@
 """The one set of environment variables that configures every entry point.
 
 The code location, the ``backhub`` CLI and the demo all read their configuration here, at run time
-(never at import time). The embedded default needs nothing but the GitHub App settings: the store, the
-keyring, the master key and the git cache default to folders under ``DAGSTER_HOME``.
+(never at import time); no other module of backhub reads the environment. The embedded default needs
+nothing but the GitHub App settings: the store, the keyring, the master key and the git cache default
+to folders under ``DAGSTER_HOME``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ DEFAULT_UI_URL = "http://127.0.0.1:3000"
 # Where a run's steps execute: "default" is Dagster's own (one process per step on the run's machine);
 # "celery" sends each step to Celery workers through a broker (docs/deploy.md).
 EXECUTORS = ("default", "celery")
+ALERT_PREFIX = "BACKHUB_ALERT_"
 
 
 @dataclass(frozen=True)
@@ -46,10 +48,20 @@ class Settings:
     sweep_grace_hours: int = DEFAULT_SWEEP_GRACE_HOURS
     missed_backup_deadline_hours: int = DEFAULT_MISSED_BACKUP_DEADLINE_HOURS
     ui_url: str = DEFAULT_UI_URL
+    # The BACKHUB_ALERT_* variables (resources/alerts.py reads their meaning). They hold secrets: not in repr.
+    alert_variables: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if environ is None else environ
+    def from_env(cls, environ: Mapping[str, str] | None = None, *,
+                 overrides: Mapping[str, str | None] | None = None) -> Settings:
+        """Settings from ``environ`` (default: this process's environment) with ``overrides`` applied
+        (a value of None unsets the variable): how the demo points everything at its own home."""
+        env = dict(os.environ if environ is None else environ)
+        for name, value in (overrides or {}).items():
+            if value is None:
+                env.pop(name, None)
+            else:
+                env[name] = value
         home = env.get("DAGSTER_HOME") or str(Path.cwd() / ".dagster_home")
         home_path = Path(home).resolve()
         retention_days = _whole_number(env, "BACKHUB_RETENTION_DAYS", DEFAULT_RETENTION_DAYS)
@@ -82,7 +94,41 @@ class Settings:
                 env, "BACKHUB_MISSED_BACKUP_DEADLINE_HOURS", DEFAULT_MISSED_BACKUP_DEADLINE_HOURS, low=0, high=24
             ),
             ui_url=(env.get("BACKHUB_UI_URL") or DEFAULT_UI_URL).rstrip("/"),
+            alert_variables={name: value for name, value in env.items() if name.startswith(ALERT_PREFIX) and value},
         )
+
+    def environment(self) -> dict[str, str]:
+        """These settings as the variables that configure them: for a child process (the demo's
+        ``dagster dev``) that must see exactly what this process decided."""
+        values = {
+            "DAGSTER_HOME": self.dagster_home,
+            "BACKHUB_GITHUB_API_URL": self.github_api_url,
+            "BACKHUB_GITHUB_APP_ID": self.github_app_id,
+            "BACKHUB_GITHUB_APP_PRIVATE_KEY_PATH": self.github_app_private_key_path,
+            "BACKHUB_CA_BUNDLE": self.ca_bundle,
+            "BACKHUB_STORE_URL": self.store_url,
+            "BACKHUB_S3_ENDPOINT_URL": self.s3_endpoint_url,
+            "BACKHUB_KEYRING_URL": self.keyring_url,
+            "BACKHUB_MASTER_KEY_URI": self.master_key_uri,
+            "BACKHUB_RETENTION_DAYS": str(self.retention_days),
+            "BACKHUB_GIT_CACHE_DIR": self.git_cache_dir,
+            "BACKHUB_AUDIT_URL": self.audit_url,
+            "BACKHUB_CLOCK_OFFSET_DAYS": str(self.clock_offset_days),
+            "BACKHUB_EXECUTOR": self.executor,
+            "BACKHUB_CELERY_BROKER_URL": self.celery_broker_url,
+            "BACKHUB_CELERY_BACKEND_URL": self.celery_backend_url,
+            "BACKHUB_SWEEP_GRACE_HOURS": str(self.sweep_grace_hours),
+            "BACKHUB_MISSED_BACKUP_DEADLINE_HOURS": str(self.missed_backup_deadline_hours),
+            "BACKHUB_UI_URL": self.ui_url,
+            **self.alert_variables,
+        }
+        return {name: value for name, value in values.items() if value is not None}
+
+    def child_environment(self) -> dict[str, str]:
+        """This process's environment (PATH, locale...) with every backhub variable replaced by these settings."""
+        inherited = {name: value for name, value in os.environ.items()
+                     if not name.startswith("BACKHUB_") and name != "DAGSTER_HOME"}
+        return {**inherited, **self.environment()}
 
     def require_github(self) -> None:
         """Fail early, naming the variables, when the GitHub App is not configured."""

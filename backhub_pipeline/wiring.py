@@ -1,41 +1,49 @@
-"""Resources built from the one set of settings, for the code location and the CLI alike."""
+"""From the one ``Settings`` to everything that talks to the world: the Dagster resources of the code
+location, and the same clients built plainly for the CLI and the demo (store, keyring through the
+store, audit log, GitHub App, git, clock, Dagster instance). Nothing else constructs them."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
 
 from assets.policy import BackupPolicy
-from backhub_pipeline.alerting import AlerterResource
-from backhub_pipeline.retention import RetentionResource
+from backhub_pipeline.retention.job import RetentionResource
 from backhub_pipeline.settings import Settings
-from resources.audit import AuditLogResource
+from resources.alerts import AlertService
+from resources.audit import AuditLog, AuditLogResource
 from resources.clock import Clock
-from resources.git import GitResource
+from resources.git import Git, GitResource
 from resources.github import GitHubApp, GitHubAppResource
-from resources.snapshot_store import SnapshotStoreResource
+from resources.snapshot_store import SnapshotStore, SnapshotStoreResource
 
 
-def resources_from(settings: Settings) -> dict[str, Any]:
+def resources_from(settings: Settings, *, credentials_from_env: bool = True) -> dict[str, Any]:
     """Every resource the definitions need. GitHub App credentials resolve from the environment at
-    run time (``EnvVar``), so loading the code location needs none of them."""
+    run time (``EnvVar``), so loading the code location needs none of them; a process that runs jobs
+    in itself with settings it was given (the demo) passes ``credentials_from_env=False``."""
     return {
-        "github": GitHubAppResource(
-            api_url=settings.github_api_url,
-            app_id=dg.EnvVar("BACKHUB_GITHUB_APP_ID"),
-            private_key_path=dg.EnvVar("BACKHUB_GITHUB_APP_PRIVATE_KEY_PATH"),
-            ca_bundle=settings.ca_bundle,
-        ),
+        "github": github_resource(settings, credentials_from_env=credentials_from_env),
         "git": GitResource(cache_dir=settings.git_cache_dir),
         "store": store_resource(settings),
         "audit": AuditLogResource(url=settings.audit_url, s3_endpoint_url=settings.s3_endpoint_url),
-        "clock": Clock(offset_days=settings.clock_offset_days),
+        "clock": clock(settings),
         "policy": BackupPolicy(retention_days=settings.retention_days),
         "retention": RetentionResource(sweep_grace_hours=settings.sweep_grace_hours),
-        "alerter": AlerterResource(ui_url=settings.ui_url,
-                                   missed_backup_deadline_hours=settings.missed_backup_deadline_hours),
+        "alerter": alert_service(settings),
     }
+
+
+def github_resource(settings: Settings, *, credentials_from_env: bool = True) -> GitHubAppResource:
+    if credentials_from_env:
+        return GitHubAppResource(api_url=settings.github_api_url, app_id=dg.EnvVar("BACKHUB_GITHUB_APP_ID"),
+                                 private_key_path=dg.EnvVar("BACKHUB_GITHUB_APP_PRIVATE_KEY_PATH"),
+                                 ca_bundle=settings.ca_bundle)
+    return GitHubAppResource(api_url=settings.github_api_url, app_id=settings.github_app_id,
+                             private_key_path=settings.github_app_private_key_path, ca_bundle=settings.ca_bundle)
 
 
 def store_resource(settings: Settings) -> SnapshotStoreResource:
@@ -43,9 +51,45 @@ def store_resource(settings: Settings) -> SnapshotStoreResource:
                                  master_key_uri=settings.master_key_uri, s3_endpoint_url=settings.s3_endpoint_url)
 
 
+def clock(settings: Settings) -> Clock:
+    return Clock(offset_days=settings.clock_offset_days)
+
+
+def alert_service(settings: Settings) -> AlertService:
+    """Alert channels from the BACKHUB_ALERT_* values Settings read once, never the environment at send time."""
+    return AlertService(variables=dict(settings.alert_variables), ui_url=settings.ui_url,
+                        missed_backup_deadline_hours=settings.missed_backup_deadline_hours)
+
+
 def github_app(settings: Settings) -> GitHubApp:
     """The GitHub App client outside a Dagster run (the CLI, the demo): credentials read now."""
     settings.require_github()
-    return GitHubAppResource(api_url=settings.github_api_url, app_id=settings.github_app_id,
-                             private_key_path=settings.github_app_private_key_path,
-                             ca_bundle=settings.ca_bundle).get_client()
+    return github_resource(settings, credentials_from_env=False).get_client()
+
+
+def audit_log(settings: Settings) -> AuditLog:
+    return AuditLog.from_url(settings.audit_url, s3_endpoint_url=settings.s3_endpoint_url)
+
+
+def instance(settings: Settings) -> dg.DagsterInstance:
+    """The Dagster instance under ``settings.dagster_home`` (close it: use ``with``)."""
+    return dg.DagsterInstance.from_config(settings.dagster_home)
+
+
+@dataclass
+class Clients:
+    """What the commands talk to outside a Dagster run, built from ``Settings`` at run time."""
+
+    store: SnapshotStore
+    git: Git
+    audit_log: AuditLog
+    clock: Clock
+    settings: Settings
+
+    def github(self) -> GitHubApp:
+        return github_app(self.settings)
+
+
+def clients(settings: Settings) -> Clients:
+    return Clients(store=store_resource(settings).get_client(), git=Git(Path(settings.git_cache_dir)),
+                   audit_log=audit_log(settings), clock=clock(settings), settings=settings)

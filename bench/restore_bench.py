@@ -55,9 +55,10 @@ def _du(path: Path) -> int:
 
 def measure(home: Path, scale: str) -> dict:
     from assets.git_chain import restore_chain
-    from backhub_pipeline.restore import restore_to_directory
+    from backhub_pipeline.restore.snapshot import Snapshot
+    from backhub_pipeline.restore.to_folder import restore_to_directory
     from backhub_pipeline.settings import Settings
-    from backhub_pipeline.snapshot_access import Clients, Snapshot
+    from backhub_pipeline.wiring import clients as build_clients
     from resources.github import GitHubApp
 
     started = time.monotonic()
@@ -69,7 +70,7 @@ def measure(home: Path, scale: str) -> dict:
     for name in ("BACKHUB_STORE_URL", "BACKHUB_KEYRING_URL", "BACKHUB_MASTER_KEY_URI", "BACKHUB_S3_ENDPOINT_URL",
                  "BACKHUB_GIT_CACHE_DIR", "BACKHUB_AUDIT_URL"):
         os.environ.pop(name, None)
-    clients = Clients.from_settings(Settings.from_env())
+    clients = build_clients(Settings.from_env())
     emulator = _start_emulator(home, scale)
     info = emulator.info
     rows = []

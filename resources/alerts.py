@@ -6,13 +6,12 @@ with a timeout and bounded retries (connection errors, timeouts, 429 and 5xx are
 refusals are not). ``Alerter`` fans one alert out to every configured channel in parallel: one channel
 failing never stops the others, and the outcome of each is returned and logged, without secrets.
 
-Each channel is a Dagster ``ConfigurableResource`` (secrets through ``EnvVar`` at run time) whose
-``get_channel()`` hands out the plain client; ``alert_channels_from_env`` builds the same clients
-from ``BACKHUB_ALERT_*`` variables (listed in docs/audit.md).
+``alert_channels_from`` builds the channels from the ``BACKHUB_ALERT_*`` values (listed in
+docs/audit.md) that ``Settings`` read; ``AlertService`` is what sensors and ops send through.
 
 How the Dagster integrations are used: dagster-msteams' ``TeamsClient`` posts to any hook URL and is used
 as is. dagster-slack's ``SlackResource.get_client()`` has no base URL or timeout, so the Slack
-resource subclasses it and builds the same ``slack_sdk.WebClient`` with both. dagster-pagerduty posts
+channel builds its own ``slack_sdk.WebClient`` with both. dagster-pagerduty posts
 through ``pypd.EventV2``, whose URL is a process-wide class attribute, which sends no timeout and logs
 the payload (routing key included) at DEBUG, so PagerDuty events are POSTed here, in the Events API v2
 format, to a configurable ``events_url``.
@@ -31,13 +30,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
-import dagster as dg
 import requests
-from dagster_msteams import MSTeamsResource
 from dagster_msteams.adaptive_card import AdaptiveCard
 from dagster_msteams.client import TeamsClient
-from dagster_slack import SlackResource
-from pydantic import Field
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
@@ -408,159 +403,44 @@ class Alerter:
 
 
 # --------------------------------------------------------------------------------------------------
-# Dagster resources
+# The alert service the code location hands its sensors and ops
 
 
-class _ChannelResource(dg.ConfigurableResource):
-    timeout: float = Field(default=10.0, description="Seconds to wait for one attempt.")
-    attempts: int = Field(
-        default=3, description="Attempts per alert (connection errors, timeouts, 429, 5xx)."
-    )
-    backoff: float = Field(default=0.5, description="Seconds before the first retry; doubles each time.")
+@dataclass(frozen=True)
+class AlertService:
+    """Where alerts go and what they link to: channels from the ``BACKHUB_ALERT_*`` values that
+    ``Settings`` read once (passed in, never read from the environment here), built when an alert is
+    sent so a misconfigured channel fails that send, naming the variable. A plain object, not a
+    configurable resource: the values hold secrets and resource config is shown in the UI."""
 
-    def get_channel(self) -> AlertChannel:  # pragma: no cover - each subclass
-        raise NotImplementedError
+    variables: Mapping[str, str] = field(default_factory=dict, repr=False)
+    ui_url: str = "http://127.0.0.1:3000"
+    missed_backup_deadline_hours: int = 12  # a customer's snapshot of today is due this long after 00:00 UTC
 
-    def send(self, alert: Alert) -> None:
-        self.get_channel().send(alert)
+    def get_alerter(self) -> Alerter:
+        return Alerter(alert_channels_from(self.variables))
 
+    def run_url(self, run_id: str) -> str:
+        return run_url(self.ui_url, run_id)
 
-class SlackAlertResource(SlackResource):
-    """Slack through dagster-slack's resource: ``chat.postMessage`` to one channel.
+    def runs_url(self) -> str:
+        return f"{self.ui_url.rstrip('/')}/runs"
 
-    ``token`` is a bot token (``EnvVar``); ``base_url`` points at another Slack API root (a proxy or a
-    local receiver in tests).
-    """
-
-    channel: str = Field(description="Channel id or #name to post to.")
-    base_url: str | None = Field(default=None, description="Slack API base URL; None for slack.com.")
-    name: str = Field(default="slack", description="Name of this channel in alert outcomes.")
-    timeout: float = Field(default=10.0, description="Seconds to wait for one attempt.")
-    attempts: int = Field(default=3, description="Attempts per alert.")
-    backoff: float = Field(default=0.5, description="Seconds before the first retry; doubles each time.")
-
-    @classmethod
-    def _is_dagster_maintained(cls) -> bool:
-        return False  # ours, built on the dagster-maintained SlackResource
-
-    def get_client(self):  # -> slack_sdk.WebClient, as SlackResource's, with base URL and timeout
-        return WebClient(
-            token=self.token, base_url=self.base_url or DEFAULT_SLACK_URL, timeout=int(self.timeout)
-        )
-
-    def get_channel(self) -> SlackChannel:
-        return SlackChannel(
-            token=self.token,
-            channel=self.channel,
-            base_url=self.base_url or DEFAULT_SLACK_URL,
-            name=self.name,
-            timeout=self.timeout,
-            attempts=self.attempts,
-            backoff=self.backoff,
-        )
-
-    def send(self, alert: Alert) -> None:
-        self.get_channel().send(alert)
-
-
-class MSTeamsAlertResource(MSTeamsResource):
-    """Microsoft Teams through dagster-msteams: an adaptive card posted by its ``TeamsClient``.
-
-    ``hook_url`` (an incoming webhook or Workflows URL) is itself a secret: pass it as ``EnvVar``.
-    """
-
-    timeout: float = Field(default=10.0, description="Seconds to wait for one attempt.")
-    name: str = Field(default="msteams", description="Name of this channel in alert outcomes.")
-    attempts: int = Field(default=3, description="Attempts per alert.")
-    backoff: float = Field(default=0.5, description="Seconds before the first retry; doubles each time.")
-
-    @classmethod
-    def _is_dagster_maintained(cls) -> bool:
-        return False  # ours, built on the dagster-maintained MSTeamsResource
-
-    def get_channel(self) -> TeamsChannel:
-        return TeamsChannel(
-            self.hook_url, self.name, self.timeout, self.attempts, self.backoff, client=self.get_client()
-        )
-
-    def send(self, alert: Alert) -> None:
-        self.get_channel().send(alert)
-
-
-class EmailAlertResource(_ChannelResource):
-    """Email over SMTP: STARTTLS on 587 by default, implicit TLS with ``use_tls``, login optional."""
-
-    smtp_host: str
-    smtp_port: int = 587
-    sender: str
-    recipients: list[str]
-    starttls: bool = Field(default=True, description="Upgrade the connection with STARTTLS.")
-    use_tls: bool = Field(default=False, description="Connect with implicit TLS (SMTPS, port 465).")
-    username: str | None = None
-    password: str | None = Field(default=None, description="SMTP password (use EnvVar).")
-    name: str = Field(default="email", description="Name of this channel in alert outcomes.")
-
-    def get_channel(self) -> EmailChannel:
-        return EmailChannel(
-            smtp_host=self.smtp_host,
-            sender=self.sender,
-            recipients=list(self.recipients),
-            smtp_port=self.smtp_port,
-            starttls=self.starttls,
-            use_tls=self.use_tls,
-            username=self.username,
-            password=self.password,
-            name=self.name,
-            timeout=self.timeout,
-            attempts=self.attempts,
-            backoff=self.backoff,
-        )
-
-
-class PagerDutyAlertResource(_ChannelResource):
-    """PagerDuty Events API v2 triggers, one incident per (kind, customer, date, asset, check)."""
-
-    routing_key: str = Field(description="Integration (routing) key of the service (use EnvVar).")
-    events_url: str = Field(default=DEFAULT_PAGERDUTY_URL, description="Events API v2 enqueue URL.")
-    severity: str = Field(default="error", description="critical, error, warning or info.")
-    name: str = Field(default="pagerduty", description="Name of this channel in alert outcomes.")
-
-    def get_channel(self) -> PagerDutyChannel:
-        if self.severity not in {"critical", "error", "warning", "info"}:
-            raise ConfigurationError(
-                f"pagerduty severity must be critical, error, warning or info: {self.severity!r}"
-            )
-        return PagerDutyChannel(
-            routing_key=self.routing_key,
-            events_url=self.events_url,
-            severity=self.severity,
-            name=self.name,
-            timeout=self.timeout,
-            attempts=self.attempts,
-            backoff=self.backoff,
-        )
-
-
-class WebhookAlertResource(_ChannelResource):
-    """A generic JSON webhook: POSTs the Alert as JSON; header values may be EnvVar secrets."""
-
-    url: str
-    headers: dict[str, str] = Field(default_factory=dict, description="Extra headers, e.g. Authorization.")
-    name: str = Field(default="webhook", description="Name of this channel in alert outcomes.")
-
-    def get_channel(self) -> WebhookChannel:
-        return WebhookChannel(
-            self.url, dict(self.headers), self.name, self.timeout, self.attempts, self.backoff
-        )
+    def send(self, alert: Alert) -> dict[str, str]:
+        """Per channel: "sent" or "failed: ..."; raises AlertDeliveryError if every channel failed."""
+        outcome = self.get_alerter().send(alert)
+        if outcome and all(result != "sent" for result in outcome.values()):
+            raise AlertDeliveryError(f"alert {alert.kind} not delivered by any channel: {outcome}")
+        return outcome
 
 
 # --------------------------------------------------------------------------------------------------
-# From the environment
+# From the BACKHUB_ALERT_* variables
 
 
-def alert_channels_from_env(environ: Mapping[str, str]) -> list[AlertChannel]:
+def alert_channels_from(variables: Mapping[str, str]) -> list[AlertChannel]:
     """The channels the ``BACKHUB_ALERT_*`` variables configure; none when none are set."""
-    env = {key: value for key, value in environ.items() if key.startswith("BACKHUB_ALERT_") and value}
+    env = {key: value for key, value in variables.items() if key.startswith("BACKHUB_ALERT_") and value}
 
     def need(variable: str, because: str) -> str:
         if variable not in env:

@@ -17,9 +17,9 @@ import dagster as dg
 import pytest
 
 from assets.partitions import SnapshotKey
+from backhub_pipeline.cli.backup import SnapshotSummary, take_snapshots
 from backhub_pipeline.definitions import defs
 from backhub_pipeline.settings import Settings
-from backhub_pipeline.snapshots import SnapshotSummary, take_snapshots
 from resources.clock import Clock
 from resources.snapshot_store import SnapshotStore, SnapshotStoreResource
 

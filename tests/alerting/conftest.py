@@ -1,4 +1,4 @@
-"""Every alert channel pointed at a local receiver (HTTP) and a local SMTP server, through the environment."""
+"""Every alert channel pointed at a local receiver (HTTP) and a local SMTP server, by BACKHUB_ALERT_* values."""
 
 import email
 import urllib.parse
@@ -17,6 +17,7 @@ HTTP_CHANNELS = {"slack": "/slack/", "msteams": "/teams", "pagerduty": "/pagerdu
 class Channels:
     receiver: Receiver
     mailbox: Mailbox
+    variables: dict[str, str]  # the BACKHUB_ALERT_* values that configure every channel
 
     def delivered(self) -> dict[str, list[str]]:
         """channel -> the text of each message it received (HTTP bodies URL-decoded, mail bodies parsed)."""
@@ -37,8 +38,8 @@ class Channels:
 
 
 @pytest.fixture
-def channels(receiver, mailbox, monkeypatch) -> Channels:  # noqa: F811 - the imported fixtures
-    for name, value in {
+def channels(receiver, mailbox) -> Channels:  # noqa: F811 - the imported fixtures
+    variables = {
         "BACKHUB_ALERT_SLACK_TOKEN": "xoxb-test-token",
         "BACKHUB_ALERT_SLACK_CHANNEL": "#backups",
         "BACKHUB_ALERT_SLACK_BASE_URL": f"{receiver.url}/slack/",
@@ -53,6 +54,5 @@ def channels(receiver, mailbox, monkeypatch) -> Channels:  # noqa: F811 - the im
         "BACKHUB_ALERT_SMTP_TO": "oncall@example.test",
         "BACKHUB_ALERT_SMTP_USERNAME": "alerts",
         "BACKHUB_ALERT_SMTP_PASSWORD": "smtp-secret",
-    }.items():
-        monkeypatch.setenv(name, value)
-    return Channels(receiver, mailbox)
+    }
+    return Channels(receiver, mailbox, variables)

@@ -6,14 +6,14 @@ import dagster as dg
 import pytest
 
 from assets.partitions import SnapshotKey
-from backhub_pipeline.alerting import (
-    AlerterResource,
+from backhub_pipeline.alert_sensors import (
     check_failure_alert_sensor,
     missed_backup_sensor,
     run_failure_alert_sensor,
 )
+from backhub_pipeline.cli.backup import take_snapshots
 from backhub_pipeline.definitions import defs
-from backhub_pipeline.snapshots import take_snapshots
+from resources.alerts import AlertService
 from resources.clock import Clock
 from resources.github import GitHubAppResource
 from tests.alerting.conftest import UI
@@ -21,8 +21,8 @@ from tests.alerting.conftest import UI
 pytestmark = pytest.mark.slow
 
 
-def _alerter(deadline_hours: int = 12) -> AlerterResource:
-    return AlerterResource(ui_url=UI, missed_backup_deadline_hours=deadline_hours)
+def _alerter(channels, deadline_hours: int = 12) -> AlertService:
+    return AlertService(variables=channels.variables, ui_url=UI, missed_backup_deadline_hours=deadline_hours)
 
 
 def test_a_failed_snapshot_run_alerts_every_channel_naming_customer_date_step_and_run(
@@ -43,7 +43,7 @@ def test_a_failed_snapshot_run_alerts_every_channel_naming_customer_date_step_an
             summary.run_id, of_type=dg.DagsterEventType.RUN_FAILURE).records]
         context = dg.build_run_status_sensor_context(
             sensor_name=run_failure_alert_sensor.name, dagster_event=failure, dagster_instance=instance,
-            dagster_run=run, resources={"alerter": _alerter()},
+            dagster_run=run, resources={"alerter": _alerter(channels)},
         ).for_run_failure()
         run_failure_alert_sensor(context)
     channels.assert_each_channel_got(1, "acme-corp", key.date, "inventory", f"{UI}/runs/{summary.run_id}",
@@ -72,7 +72,7 @@ def test_a_corrupt_blob_fails_its_check_and_alerts_once_per_customer_date_asset_
         assert ("inventory", "blobs_decrypt") in failed
         cursor = None
         for _ in range(2):  # the second evaluation finds nothing new
-            context = dg.build_sensor_context(instance=instance, cursor=cursor, resources={"alerter": _alerter()})
+            context = dg.build_sensor_context(instance=instance, cursor=cursor, resources={"alerter": _alerter(channels)})
             check_failure_alert_sensor(context)
             cursor = context.cursor
     messages = channels.delivered()
@@ -100,13 +100,13 @@ def test_a_customer_without_todays_snapshot_is_alerted_once_after_the_deadline(b
     hour = dt.datetime.now(dt.UTC).hour
     with backhub.instance() as instance:
         early = missed_backup_sensor(dg.build_sensor_context(
-            instance=instance, resources={**resources, "alerter": _alerter(deadline_hours=hour + 1)}))
+            instance=instance, resources={**resources, "alerter": _alerter(channels, deadline_hours=hour + 1)}))
         assert "deadline" in early.skip_message
         assert channels.delivered()["webhook"] == []
         cursor = None
         for _ in range(2):  # past the deadline: one alert, and not again
             context = dg.build_sensor_context(instance=instance, cursor=cursor,
-                                              resources={**resources, "alerter": _alerter(deadline_hours=hour)})
+                                              resources={**resources, "alerter": _alerter(channels, deadline_hours=hour)})
             missed_backup_sensor(context)
             cursor = context.cursor
     channels.assert_each_channel_got(1, "acme-corp", backhub.today(), "no committed snapshot", f"{UI}/runs")

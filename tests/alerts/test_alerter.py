@@ -15,7 +15,7 @@ from resources.alerts import (
     SlackChannel,
     TeamsChannel,
     WebhookChannel,
-    alert_channels_from_env,
+    alert_channels_from,
 )
 from resources.errors import ConfigurationError
 from tests.alerts.conftest import Mailbox, Receiver
@@ -112,7 +112,7 @@ def test_channels_are_configured_from_the_environment(receiver: Receiver) -> Non
         "BACKHUB_ALERT_WEBHOOK_AUTHORIZATION": "Bearer env-secret",
         "UNRELATED": "x",
     }
-    channels = alert_channels_from_env(env)
+    channels = alert_channels_from(env)
     assert [c.name for c in channels] == ["slack", "msteams", "email", "pagerduty", "webhook"]
     email_channel = channels[2]
     assert isinstance(email_channel, EmailChannel)
@@ -128,11 +128,11 @@ def test_channels_are_configured_from_the_environment(receiver: Receiver) -> Non
 
 
 def test_no_variables_means_no_channels() -> None:
-    assert alert_channels_from_env({"HOME": "/root"}) == []
+    assert alert_channels_from({"HOME": "/root"}) == []
 
 
 def test_a_half_configured_channel_names_the_missing_variable() -> None:
     with pytest.raises(ConfigurationError, match="BACKHUB_ALERT_SLACK_CHANNEL"):
-        alert_channels_from_env({"BACKHUB_ALERT_SLACK_TOKEN": "xoxb-x"})
+        alert_channels_from({"BACKHUB_ALERT_SLACK_TOKEN": "xoxb-x"})
     with pytest.raises(ConfigurationError, match="BACKHUB_ALERT_SMTP_FROM"):
-        alert_channels_from_env({"BACKHUB_ALERT_SMTP_HOST": "h", "BACKHUB_ALERT_SMTP_TO": "a@b"})
+        alert_channels_from({"BACKHUB_ALERT_SMTP_HOST": "h", "BACKHUB_ALERT_SMTP_TO": "a@b"})

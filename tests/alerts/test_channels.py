@@ -5,17 +5,13 @@ from __future__ import annotations
 import email
 import email.policy
 
-import dagster as dg
-import pytest
-
 from resources.alerts import (
     Alert,
-    Alerter,
-    EmailAlertResource,
-    MSTeamsAlertResource,
-    PagerDutyAlertResource,
-    SlackAlertResource,
-    WebhookAlertResource,
+    EmailChannel,
+    PagerDutyChannel,
+    SlackChannel,
+    TeamsChannel,
+    WebhookChannel,
 )
 from tests.alerts.conftest import Mailbox, Receiver
 
@@ -42,7 +38,7 @@ def _assert_named(text: str) -> None:
 
 
 def test_slack_posts_the_alert_with_the_token_only_in_the_header(receiver: Receiver) -> None:
-    SlackAlertResource(token=SLACK_TOKEN, channel="#backups", base_url=f"{receiver.url}/api/").send(ALERT)
+    SlackChannel(token=SLACK_TOKEN, channel="#backups", base_url=f"{receiver.url}/api/").send(ALERT)
     [request] = receiver.to("/api/chat.postMessage")
     assert request.headers["Authorization"] == f"Bearer {SLACK_TOKEN}"
     body = request.json()
@@ -54,7 +50,7 @@ def test_slack_posts_the_alert_with_the_token_only_in_the_header(receiver: Recei
 
 
 def test_teams_posts_an_adaptive_card_to_the_hook(receiver: Receiver) -> None:
-    MSTeamsAlertResource(hook_url=f"{receiver.url}/workflows/hook-secret").send(ALERT)
+    TeamsChannel(hook_url=f"{receiver.url}/workflows/hook-secret").send(ALERT)
     [request] = receiver.to("/workflows/hook-secret")
     card = request.json()
     assert card["attachments"][0]["contentType"] == "application/vnd.microsoft.card.adaptive"
@@ -68,7 +64,7 @@ def test_pagerduty_triggers_an_event_deduplicated_per_customer_date_asset_and_ch
     receiver: Receiver,
 ) -> None:
     receiver.answer("/v2/enqueue", (202, '{"status": "success"}', 0))
-    channel = PagerDutyAlertResource(routing_key=ROUTING_KEY, events_url=f"{receiver.url}/v2/enqueue")
+    channel = PagerDutyChannel(routing_key=ROUTING_KEY, events_url=f"{receiver.url}/v2/enqueue")
     channel.send(ALERT)
     channel.send(ALERT)
     channel.send(Alert(**{**ALERT.to_json(), "check": "refs_match"}))
@@ -87,7 +83,7 @@ def test_pagerduty_triggers_an_event_deduplicated_per_customer_date_asset_and_ch
 
 
 def test_webhook_posts_the_alert_as_json_with_its_headers(receiver: Receiver) -> None:
-    WebhookAlertResource(
+    WebhookChannel(
         url=f"{receiver.url}/hooks/backhub", headers={"Authorization": "Token hook-secret"}
     ).send(ALERT)
     [request] = receiver.to("/hooks/backhub")
@@ -97,7 +93,7 @@ def test_webhook_posts_the_alert_as_json_with_its_headers(receiver: Receiver) ->
 
 
 def test_email_is_delivered_over_smtp_with_login(mailbox: Mailbox) -> None:
-    EmailAlertResource(
+    EmailChannel(
         smtp_host=mailbox.host,
         smtp_port=mailbox.port,
         starttls=False,
@@ -126,59 +122,8 @@ def test_credentials_in_an_alert_are_redacted_before_sending(receiver: Receiver)
         customer="acme",
         details={"token": "ghs_abcdefghijklmnopqrstuvwxyz0123", "error": "exit 128"},
     )
-    WebhookAlertResource(url=f"{receiver.url}/hooks").send(leaky)
+    WebhookChannel(url=f"{receiver.url}/hooks").send(leaky)
     body = receiver.to("/hooks")[0].json()
     assert "ghs_" not in str(body)
     assert body["summary"] == "git fetch https://<redacted>@github.com/acme/app failed"
     assert body["details"] == {"token": "<redacted>", "error": "exit 128"}
-
-
-def test_resources_take_secrets_from_the_environment_at_run_time(
-    receiver: Receiver, mailbox: Mailbox, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("TEST_SLACK_TOKEN", SLACK_TOKEN)
-    monkeypatch.setenv("TEST_PD_KEY", ROUTING_KEY)
-    monkeypatch.setenv("TEST_HOOK_AUTH", "Bearer hook-secret-value")
-    monkeypatch.setenv("TEST_SMTP_PASSWORD", "smtp-secret")
-    outcomes: list[dict[str, str]] = []
-
-    @dg.asset
-    def alerting(
-        slack: SlackAlertResource,
-        msteams: MSTeamsAlertResource,
-        email_alerts: EmailAlertResource,
-        pagerduty: PagerDutyAlertResource,
-        webhook: WebhookAlertResource,
-    ) -> None:
-        outcomes.append(Alerter([slack, msteams, email_alerts, pagerduty, webhook]).send(ALERT))
-
-    result = dg.materialize(
-        [alerting],
-        resources={
-            "slack": SlackAlertResource(
-                token=dg.EnvVar("TEST_SLACK_TOKEN"), channel="#backups", base_url=f"{receiver.url}/api"
-            ),
-            "msteams": MSTeamsAlertResource(hook_url=f"{receiver.url}/teams"),
-            "email_alerts": EmailAlertResource(
-                smtp_host=mailbox.host,
-                smtp_port=mailbox.port,
-                starttls=False,
-                sender="backhub@example.com",
-                recipients=["ops@example.com"],
-                username="alerts",
-                password=dg.EnvVar("TEST_SMTP_PASSWORD"),
-            ),
-            "pagerduty": PagerDutyAlertResource(
-                routing_key=dg.EnvVar("TEST_PD_KEY"), events_url=f"{receiver.url}/pd"
-            ),
-            "webhook": WebhookAlertResource(
-                url=f"{receiver.url}/hook", headers={"Authorization": dg.EnvVar("TEST_HOOK_AUTH")}
-            ),
-        },
-    )
-    assert result.success
-    assert outcomes == [{name: "sent" for name in ("slack", "msteams", "email", "pagerduty", "webhook")}]
-    assert receiver.to("/api/chat.postMessage")[0].headers["Authorization"] == f"Bearer {SLACK_TOKEN}"
-    assert receiver.to("/pd")[0].json()["routing_key"] == ROUTING_KEY
-    assert receiver.to("/hook")[0].headers["Authorization"] == "Bearer hook-secret-value"
-    assert len(receiver.to("/teams")) == 1 and len(mailbox.messages) == 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from assets.partitions import SnapshotKey
-from backhub_pipeline.snapshots import take_snapshots
+from backhub_pipeline.cli.backup import take_snapshots
 
 pytestmark = pytest.mark.slow
 

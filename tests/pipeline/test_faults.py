@@ -6,8 +6,8 @@ import dagster as dg
 import pytest
 
 from assets.partitions import SnapshotKey
+from backhub_pipeline.cli.backup import ensure_partitions, summarize
 from backhub_pipeline.definitions import defs
-from backhub_pipeline.snapshots import ensure_partitions, summarize
 
 pytestmark = pytest.mark.slow
 

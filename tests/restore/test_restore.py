@@ -116,7 +116,7 @@ def test_verify_read_data_rebuilds_every_chain_and_passes(history: History, caps
 
 def test_restore_to_github_recreates_refs_labels_milestones_and_issues_in_order(history: History) -> None:
     from backhub_pipeline.settings import Settings
-    from backhub_pipeline.snapshot_access import Clients
+    from backhub_pipeline.wiring import clients
 
     day = history.days[-1]
     source = day.state["repositories"]["notes"]
@@ -127,7 +127,7 @@ def test_restore_to_github_recreates_refs_labels_milestones_and_issues_in_order(
     assert new["refs"] == {ref: sha for ref, sha in source["refs"].items() if not ref.startswith("refs/pull/")}
     assert new["labels"] == source["labels"]
     assert new["milestones"] == source["milestones"]
-    client = Clients.from_settings(Settings.from_env()).github().installation_for(CUSTOMER)
+    client = clients(Settings.from_env()).github().installation_for(CUSTOMER)
     issues = sorted(client.issues("zoe-dev/notes-restored"), key=lambda issue: issue["number"])
     originals = day.issues["zoe-dev/notes"]
     assert [issue["title"] for issue in issues] == [originals[n]["title"] for n in sorted(originals)]
@@ -147,10 +147,11 @@ def test_restore_to_github_recreates_refs_labels_milestones_and_issues_in_order(
 
 
 def _reviews(history: History, number: int) -> list[dict]:
+    from backhub_pipeline.restore.snapshot import Snapshot
     from backhub_pipeline.settings import Settings
-    from backhub_pipeline.snapshot_access import Clients, Snapshot
+    from backhub_pipeline.wiring import clients
 
-    store = Clients.from_settings(Settings.from_env()).store
+    store = clients(Settings.from_env()).store
     snapshot = Snapshot(store, CUSTOMER, history.days[-1].date)
     from assets.issues import read_records
 
@@ -161,7 +162,7 @@ def _reviews(history: History, number: int) -> list[dict]:
 def test_restore_to_github_refuses_an_existing_repository_and_resumes_an_interrupted_one_without_duplicates(
         history: History, capsys, monkeypatch: pytest.MonkeyPatch) -> None:
     from backhub_pipeline.settings import Settings
-    from backhub_pipeline.snapshot_access import Clients
+    from backhub_pipeline.wiring import clients
     from resources.errors import GitHubUnavailableError
     from resources.github import InstallationClient
 
@@ -188,7 +189,7 @@ def test_restore_to_github_refuses_an_existing_repository_and_resumes_an_interru
     assert _restore(*args, "--as", "dotfiles-copy", "--resume") == 0
     assert _restore(*args, "--as", "dotfiles-clean") == 0
 
-    client = Clients.from_settings(Settings.from_env()).github().installation_for(CUSTOMER)
+    client = clients(Settings.from_env()).github().installation_for(CUSTOMER)
 
     def shape(name: str) -> list[tuple[int, str, str, int]]:
         return sorted((i["number"], i["title"], i["state"], i["comments"]) for i in client.issues(f"zoe-dev/{name}"))
@@ -201,9 +202,9 @@ def test_restore_to_github_refuses_an_existing_repository_and_resumes_an_interru
 
 def _blob_key(history: History) -> tuple[str, str]:
     from backhub_pipeline.settings import Settings
-    from backhub_pipeline.snapshot_access import Clients
+    from backhub_pipeline.wiring import clients
 
-    store = Clients.from_settings(Settings.from_env()).store
+    store = clients(Settings.from_env()).store
     manifest = store.read_manifest(CUSTOMER, history.days[-1].date, "repositories")
     entry = next(e for e in manifest.body["repositories"].values() if e["full_name"] == "zoe-dev/notes")
     blob = entry["chain"][-1]["blob"]

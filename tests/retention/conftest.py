@@ -11,8 +11,8 @@ import pytest
 
 from assets.partitions import customer_partitions, date_partitions
 from assets.policy import BackupPolicy
-from backhub_pipeline.alerting import AlerterResource
-from backhub_pipeline.retention import RetentionResource
+from backhub_pipeline.retention.job import RetentionResource
+from resources.alerts import AlertService
 from resources.audit import AuditLog, AuditLogResource
 from resources.clock import Clock
 from resources.git import GitResource
@@ -42,14 +42,14 @@ class Local:
         return AuditLog.from_url((self.root / "audit").as_uri())
 
     def resources(self, *, clock: Clock | None = None, retention_days: int = 3, grace_hours: int = 0,
-                  ui_url: str = "http://ui.test:3000") -> dict[str, Any]:
+                  ui_url: str = "http://ui.test:3000", alert_variables: dict[str, str] | None = None) -> dict[str, Any]:
         return {
             "store": self.store_resource,
             "clock": clock or Clock(),
             "policy": BackupPolicy(retention_days=retention_days),
             "retention": RetentionResource(sweep_grace_hours=grace_hours),
             "audit": AuditLogResource(url=(self.root / "audit").as_uri()),
-            "alerter": AlerterResource(ui_url=ui_url),
+            "alerter": AlertService(variables=alert_variables or {}, ui_url=ui_url),
             "git": GitResource(cache_dir=str(self.root / "git-cache")),
         }
 

@@ -7,13 +7,9 @@ import dagster as dg
 import pytest
 
 from assets.partitions import date_partitions
-from backhub_pipeline.retention import (
-    EXPIRY_TAG,
-    PROBE_KEY,
-    expire_snapshots_job,
-    expiry_run_config,
-    retention_sensor,
-)
+from backhub_pipeline.retention.expiry import PROBE_KEY
+from backhub_pipeline.retention.job import EXPIRY_TAG, expire_snapshots_job, expiry_run_config
+from backhub_pipeline.retention.sensor import retention_sensor
 from resources.clock import Clock
 from resources.snapshot_store import SnapshotStore
 from tests.retention.conftest import days_back, orphan_blobs
@@ -137,11 +133,11 @@ class FastClock(Clock):
         return super().now() + dt.timedelta(days=10)
 
 
-def test_a_worker_clock_that_disagrees_with_the_store_refuses_and_alerts(local, receiver, monkeypatch) -> None:
-    monkeypatch.setenv("BACKHUB_ALERT_WEBHOOK_URL", f"{receiver.url}/hook")
+def test_a_worker_clock_that_disagrees_with_the_store_refuses_and_alerts(local, receiver) -> None:
     _fill(local, 4)
     before = sorted(info.key for info in local.store().storage.list("customers/"))
-    result = _expire(local, clock=FastClock(), retention_days=3)
+    result = _expire(local, clock=FastClock(), retention_days=3,
+                     alert_variables={"BACKHUB_ALERT_WEBHOOK_URL": f"{receiver.url}/hook"})
     assert not result.success
     assert sorted(info.key for info in local.store().storage.list("customers/")) == before
     assert len(local.instance.get_dynamic_partitions(date_partitions.name)) == 4

@@ -11,8 +11,8 @@ which continues with the next simulated day.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -25,7 +25,7 @@ from typing import Any
 from github_emulator.process import EmulatorNotStarted, EmulatorProcess, start_emulator
 from resources.errors import ConfigurationError
 
-REPO_DAGSTER_YAML = Path(__file__).resolve().parent.parent / "dagster.yaml"
+REPO_DAGSTER_YAML = Path(__file__).resolve().parents[2] / "dagster.yaml"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -89,15 +89,17 @@ def run(args: argparse.Namespace) -> int:
     say(f"starting the GitHub emulator ({args.scale}); the first start seeds it...")
     emulator = start_demo_emulator(home, args.scale, port=state.get("emulator_port", 0))
     state["emulator_port"] = urllib.parse.urlsplit(emulator.info["api_url"]).port
+    from backhub_pipeline.settings import Settings
+
+    # Everything points at the demo's home and its emulator; the demo always uses its own local store.
+    settings = Settings.from_env(overrides={
+        "DAGSTER_HOME": str(dagster_home),
+        "BACKHUB_GITHUB_API_URL": emulator.info["api_url"],
+        "BACKHUB_GITHUB_APP_ID": str(emulator.info["app_id"]),
+        "BACKHUB_GITHUB_APP_PRIVATE_KEY_PATH": emulator.info["private_key_path"],
+        **dict.fromkeys(("BACKHUB_STORE_URL", "BACKHUB_KEYRING_URL", "BACKHUB_MASTER_KEY_URI", "BACKHUB_S3_ENDPOINT_URL")),
+    })  # fmt: skip
     try:
-        os.environ.update({
-            "DAGSTER_HOME": str(dagster_home),
-            "BACKHUB_GITHUB_API_URL": emulator.info["api_url"],
-            "BACKHUB_GITHUB_APP_ID": str(emulator.info["app_id"]),
-            "BACKHUB_GITHUB_APP_PRIVATE_KEY_PATH": emulator.info["private_key_path"],
-        })
-        for name in ("BACKHUB_STORE_URL", "BACKHUB_KEYRING_URL", "BACKHUB_MASTER_KEY_URI", "BACKHUB_S3_ENDPOINT_URL"):
-            os.environ.pop(name, None)  # the demo always uses its own local store under the home
         say(f"emulator: {emulator.info['api_url']} ({len(emulator.info['installations'])} installations)")
         all_summaries = []
         for day in range(args.days):
@@ -106,15 +108,14 @@ def run(args: argparse.Namespace) -> int:
                 state["offset_days"] += 1
             else:
                 emulator.control("POST", "clock", {"offset_days": state["offset_days"]})
-            os.environ["BACKHUB_CLOCK_OFFSET_DAYS"] = str(state["offset_days"])
-            summaries = _snapshot_day()
-            from backhub_pipeline.retention import expire_now  # retention runs after each simulated day
-            expire_now()
+            settings = dataclasses.replace(settings, clock_offset_days=state["offset_days"])
+            summaries = _snapshot_day(settings)
+            _expire(settings)  # retention runs after each simulated day
             state["dates"].append(summaries[0].date if summaries else None)
             _save_state(state_path, state)
             all_summaries.extend(summaries)
             if not args.json:
-                from backhub_pipeline.snapshots import render_table
+                from backhub_pipeline.cli.backup import render_table
 
                 say(f"\nday {day + 1} of {args.days}: snapshot of {summaries[0].date if summaries else '?'}")
                 say(render_table(summaries))
@@ -125,32 +126,49 @@ def run(args: argparse.Namespace) -> int:
         if args.no_ui:
             return 0 if ok else 1
         say(f"\nserving the Dagster UI on http://127.0.0.1:{args.port} (Ctrl-C to stop)")
-        return _serve_ui(args.port)
+        return _serve_ui(args.port, settings)
     finally:
         emulator.stop()
 
 
-def _snapshot_day():
-    import dagster as dg
-
+def _snapshot_day(settings):
     from assets.partitions import SnapshotKey
-    from backhub_pipeline.backup_cli import installed_customers
-    from backhub_pipeline.definitions import defs
-    from backhub_pipeline.settings import Settings
-    from backhub_pipeline.snapshots import take_snapshots
-    from resources.clock import Clock
+    from backhub_pipeline import wiring
+    from backhub_pipeline.cli.backup import installed_customers, take_snapshots
+    from backhub_pipeline.definitions import definitions_from
 
-    settings = Settings.from_env()
-    date = Clock(offset_days=settings.clock_offset_days).today()
+    date = wiring.clock(settings).today()
     customers = installed_customers(settings)
-    with dg.DagsterInstance.get() as instance:
-        return take_snapshots(instance, defs(), [SnapshotKey(customer, date) for customer in customers])
+    with wiring.instance(settings) as instance:
+        return take_snapshots(instance, definitions_from(settings, credentials_from_env=False),
+                              [SnapshotKey(customer, date) for customer in customers])
 
 
-def _serve_ui(port: int) -> int:
+def _expire(settings) -> dict | None:
+    """Run ``expire_snapshots_job`` now, in this process; its report, or None when nothing is older than
+    the window."""
+    from backhub_pipeline import wiring
+    from backhub_pipeline.cli.runs import report_of, run_job
+    from backhub_pipeline.definitions import definitions_from
+    from backhub_pipeline.retention.job import EXPIRY_TAG, expire_snapshots_job, expiry_run_config
+    from backhub_pipeline.retention.plan import plan_expiry
+
+    store = wiring.store_resource(settings).get_client()
+    with wiring.instance(settings) as instance:
+        plan = plan_expiry(instance, store, wiring.clock(settings).now().date(), settings.retention_days)
+        if not plan.dates:
+            return None
+        result = run_job(instance, definitions_from(settings, credentials_from_env=False), expire_snapshots_job.name,
+                         run_config=expiry_run_config(plan.dates), tags={EXPIRY_TAG: plan.key})
+    return report_of(result, "expiry")
+
+
+def _serve_ui(port: int, settings) -> int:
+    """``dagster dev`` loads the code location in processes of its own: they read the settings from the
+    environment, so theirs is built from these settings."""
     command = [sys.executable, "-m", "dagster", "dev", "-m", "backhub_pipeline.definitions",
                "-h", "127.0.0.1", "-p", str(port)]
-    process = subprocess.Popen(command)
+    process = subprocess.Popen(command, env=settings.child_environment())
     try:
         return process.wait()
     except KeyboardInterrupt:

@@ -1,12 +1,15 @@
-"""Taking snapshots from the command line, through the same definitions and instance the UI uses.
+"""``backhub backup``: take snapshots now, through the same definitions and instance the UI uses.
 
 ``backhub backup`` and ``backhub demo`` both call ``take_snapshots``: it makes sure the partitions exist,
-runs ``snapshot_job`` for each (customer, date) against the Dagster instance under ``DAGSTER_HOME``, and
-summarizes each run from its own recorded metadata and check evaluations.
+runs ``snapshot_job`` for each (customer, date) against the Dagster instance, and summarizes each run
+from its own recorded metadata and check evaluations.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
+import sys
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -14,6 +17,53 @@ from typing import Any
 import dagster as dg
 
 from assets.partitions import SnapshotKey, customer_partitions, date_partitions
+from backhub_pipeline.cli.output import size, table
+from backhub_pipeline.cli.runs import QUIET, first_failure, run_job
+from backhub_pipeline.settings import Settings
+from resources.errors import ConfigurationError
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    who = parser.add_mutually_exclusive_group(required=True)
+    who.add_argument("--customer", action="append", help="customer (installation account login); repeatable")
+    who.add_argument("--all-customers", action="store_true", help="every installation of the GitHub App")
+    parser.add_argument("--date", help="snapshot date YYYY-MM-DD (default: today, UTC); must be inside the window")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+
+def installed_customers(settings: Settings) -> list[str]:
+    from assets.partitions import customers_of
+    from backhub_pipeline import wiring
+
+    return sorted(customers_of(wiring.github_app(settings).installations()))
+
+
+def run(args: argparse.Namespace) -> int:
+    from backhub_pipeline import wiring
+    from backhub_pipeline.definitions import definitions_from
+    from resources import names
+
+    settings = Settings.from_env()
+    settings.require_github()
+    date = names.date(args.date) if args.date else wiring.clock(settings).today()
+    if args.all_customers:
+        customers = installed_customers(settings)
+        if not customers:
+            raise ConfigurationError("the GitHub App has no installations: nothing to back up")
+    else:
+        customers = [names.customer(customer) for customer in args.customer]
+    with wiring.instance(settings) as instance:
+        summaries = take_snapshots(instance, definitions_from(settings),
+                                   [SnapshotKey(customer, date) for customer in customers])
+    if args.json:
+        json.dump([summary.as_dict() for summary in summaries], sys.stdout, indent=2, default=str)
+        print()
+    else:
+        print(render_table(summaries))
+    return 0 if all(summary.success and not summary.checks_failed for summary in summaries) else 1
+
+
+# -- taking snapshots through the instance -----------------------------------------------------------
 
 
 @dataclass
@@ -79,39 +129,17 @@ def summarize(key: SnapshotKey, result: dg.ExecuteInProcessResult) -> SnapshotSu
             summary.checks_failed.append(name)
             summary.check_descriptions[name] = evaluation.description or ""
     if not result.success:
-        failures = [event for event in result.all_events if event.is_step_failure]
-        if failures:
-            error = failures[0].step_failure_data.error
-            summary.error = f"{failures[0].step_key}: {error.message.strip() if error else 'failed'}"
-        else:
-            summary.error = "run failed"
+        failure = first_failure(result)
+        summary.error = f"{failure[0]}: {failure[1]}" if failure else "run failed"
     return summary
 
 
 def take_snapshots(instance: dg.DagsterInstance, definitions: dg.Definitions, keys: Iterable[SnapshotKey]) -> list[SnapshotSummary]:
     keys = list(keys)
     ensure_partitions(instance, keys)
-    job = definitions.resolve_job_def("snapshot_job")
-    summaries = []
-    for key in keys:
-        result = job.execute_in_process(
-            instance=instance,
-            partition_key=key.partition_key,
-            raise_on_error=False,
-            tags={"backhub/launched-by": "cli"},
-            # The summary is the command's output; every event is still in the instance for the UI.
-            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-        )
-        summaries.append(summarize(key, result))
-    return summaries
-
-
-def _size(value: int) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return str(value)
+    return [summarize(key, run_job(instance, definitions, "snapshot_job", partition_key=key.partition_key,
+                                   run_config=QUIET))
+            for key in keys]
 
 
 def render_table(summaries: Iterable[SnapshotSummary]) -> str:
@@ -122,9 +150,5 @@ def render_table(summaries: Iterable[SnapshotSummary]) -> str:
         if not s.success:
             checks = f"RUN FAILED ({s.error})" if s.error else "RUN FAILED"
         rows.append([s.customer, s.date, str(s.repositories), str(s.issues), str(s.pull_requests), str(s.comments),
-                     str(s.wikis), _size(s.logical_bytes), _size(s.added_bytes), str(s.api_requests), checks])
-    widths = [max(len(header), *(len(row[i]) for row in rows)) if rows else len(header) for i, header in enumerate(headers)]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(headers, widths, strict=True))]
-    lines.append("  ".join("-" * width for width in widths))
-    lines += ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) for row in rows]
-    return "\n".join(lines)
+                     str(s.wikis), size(s.logical_bytes), size(s.added_bytes), str(s.api_requests), checks])
+    return table(headers, rows)

@@ -5,18 +5,17 @@
     backhub audit tail [-n N] [--json]
     backhub audit head                           print SEQ:DIGEST of the newest record (an anchor)
 
-The log is ``--url``, else ``BACKHUB_AUDIT_URL``, else ``file://$DAGSTER_HOME/audit``; the S3
-endpoint is ``--s3-endpoint-url``, else ``BACKHUB_S3_ENDPOINT_URL``. Read at run time only.
+The log is ``--url``, else the configured one (``Settings.audit_url``: ``BACKHUB_AUDIT_URL``, else
+``file://$DAGSTER_HOME/audit``); the S3 endpoint is ``--s3-endpoint-url``, else the configured one.
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import dataclasses
 import json
-import os
 import sys
-from pathlib import Path
 
 from resources.audit import AuditLog, AuditRecord
 
@@ -40,12 +39,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def _open(args: argparse.Namespace) -> AuditLog:
-    url = args.url or os.environ.get("BACKHUB_AUDIT_URL")
-    if not url:
-        home = Path(os.environ.get("DAGSTER_HOME") or Path.cwd() / ".dagster_home").resolve()
-        url = (home / "audit").as_uri()
-    endpoint = args.s3_endpoint_url or os.environ.get("BACKHUB_S3_ENDPOINT_URL") or None
-    return AuditLog.from_url(url, s3_endpoint_url=endpoint)
+    from backhub_pipeline import wiring
+    from backhub_pipeline.settings import Settings
+
+    settings = Settings.from_env()
+    if args.url or args.s3_endpoint_url:
+        settings = dataclasses.replace(settings, audit_url=args.url or settings.audit_url,
+                                       s3_endpoint_url=args.s3_endpoint_url or settings.s3_endpoint_url)
+    return wiring.audit_log(settings)
 
 
 def _print(record: AuditRecord, as_json: bool) -> None:

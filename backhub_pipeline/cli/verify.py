@@ -26,13 +26,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from backhub_pipeline.inspection import verify_snapshots
+    from backhub_pipeline import wiring
+    from backhub_pipeline.restore.audited import audited
+    from backhub_pipeline.restore.verify import verify_snapshots
     from backhub_pipeline.settings import Settings
-    from backhub_pipeline.snapshot_access import Clients, audited
 
     customer = names.customer(args.customer)
     dates = [names.date(d) for d in args.date] if args.date else None
-    clients = Clients.from_settings(Settings.from_env())
+    clients = wiring.clients(Settings.from_env())
     progress = (lambda _m: None) if args.quiet else (lambda message: print(message, file=sys.stderr, flush=True))
     details = {"read_data": bool(args.read_data), "dates": dates or "all"}
     with audited(clients.audit_log, actor=f"operator:{getpass.getuser()}", action="verify", customer=customer,

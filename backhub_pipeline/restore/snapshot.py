@@ -1,4 +1,4 @@
-"""Reading one committed snapshot, and the clients and audit helpers restore and verify share.
+"""Reading one committed snapshot: its four manifests, its repositories, the blobs they name.
 
 Snapshots are read only through ``SnapshotStore`` (the code that wrote them) and the assets' own
 readers; every name a manifest holds is validated (``resources.names``) before it becomes part of a
@@ -7,20 +7,14 @@ path, a URL or a git command line.
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from assets.partitions import BACKUP_ASSETS
 from resources import names
-from resources.errors import (
-    SnapshotNotFoundError,
-)
-from resources.git import Git
-from resources.github import GitHubApp
+from resources.errors import SnapshotNotFoundError
 from resources.snapshot_store import SnapshotStore
 
 Progress = Callable[[str], None]
@@ -122,57 +116,3 @@ def body_blobs(asset: str, body: dict[str, Any]) -> dict[str, int]:
             for chunk in (entry.get("chunks") or {}).values():
                 found[chunk["blob"]] = int(chunk.get("size", 0))
     return found
-
-
-# -- audit -------------------------------------------------------------------------------------------
-
-
-def audit(log: Any, *, actor: str, action: str, customer: str, snapshot: str | None, outcome: str,
-          details: dict[str, Any]) -> None:
-    """Append one record to the audit log when one is configured (``log`` is an ``AuditLog`` or None)."""
-    if log is None:
-        return
-    log.append(actor=actor, action=action, customer=customer, snapshot=snapshot, outcome=outcome, details=details)
-
-
-@contextlib.contextmanager
-def audited(log: Any, *, actor: str, action: str, customer: str, snapshot: str | None,
-            details: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """Audit the enclosed operation: ``ok`` with the details it adds, or ``failed`` with the error."""
-    extra: dict[str, Any] = {}
-    try:
-        yield extra
-    except BaseException as exc:
-        audit(log, actor=actor, action=action, customer=customer, snapshot=snapshot, outcome="failed",
-              details={**details, **extra, "error": f"{type(exc).__name__}: {exc}"[:2000]})
-        raise
-    audit(log, actor=actor, action=action, customer=customer, snapshot=snapshot,
-          outcome=extra.pop("outcome", "ok"), details={**details, **extra})
-
-
-# -- clients from the one set of settings ------------------------------------------------------------
-
-
-@dataclass
-class Clients:
-    """What restore and verify talk to, built from ``Settings`` at run time (never at import)."""
-
-    store: SnapshotStore
-    git: Git
-    audit_log: Any  # resources.audit.AuditLog
-    settings: Any  # backhub_pipeline.settings.Settings
-
-    @classmethod
-    def from_settings(cls, settings: Any) -> Clients:
-        from backhub_pipeline.wiring import store_resource
-        from resources.audit import AuditLog
-
-        store = store_resource(settings).get_client()
-        audit_log = AuditLog.from_url(settings.audit_url, s3_endpoint_url=settings.s3_endpoint_url) \
-            if settings.audit_url else None
-        return cls(store=store, git=Git(Path(settings.git_cache_dir)), audit_log=audit_log, settings=settings)
-
-    def github(self) -> GitHubApp:
-        from backhub_pipeline.wiring import github_app
-
-        return github_app(self.settings)

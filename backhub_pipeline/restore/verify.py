@@ -1,14 +1,12 @@
-"""Looking at snapshots without restoring them (DESIGN.md section 9).
-
-    list_snapshots    each snapshot of a customer: assets, repositories, logical and stored bytes
-    verify_snapshots  like ``restic check``: manifests, blobs (``read_data``: decrypt everything,
-                      rebuild every git chain and compare its refs with the recorded tips + fsck)
+"""Verifying snapshots like ``restic check`` (DESIGN.md section 9): manifests and blobs; with
+``read_data``, decrypt everything, rebuild every git chain, compare its refs with the recorded tips, fsck.
 """
+
 
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,80 +14,14 @@ from typing import Any
 from assets.git_chain import restore_chain
 from assets.issues import chunk_counts, decode_chunk
 from assets.partitions import BACKUP_ASSETS
-from backhub_pipeline.snapshot_access import Progress, body_blobs, quiet
+from backhub_pipeline.restore.snapshot import Progress, body_blobs, quiet
 from resources import names
 from resources.errors import (
     BackhubError,
     IntegrityError,
-    )
+)
 from resources.git import Git
 from resources.snapshot_store import SnapshotStore
-
-# -- listing -----------------------------------------------------------------------------------------
-
-
-@dataclass
-class SnapshotListing:
-    customer: str
-    date: str
-    assets: list[str]
-    repositories: int
-    logical_bytes: int  # plaintext bytes the snapshot restores from (its blobs, each once)
-    stored_bytes: int  # bytes at rest of the blobs it names
-    added_bytes: int  # bytes at rest of blobs no earlier snapshot named (what that day cost)
-    checks: str = "unknown"
-    problem: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def stored_sizes(store: SnapshotStore, customer: str) -> dict[str, int]:
-    """Blob id -> bytes at rest, by one listing of the customer's blobs (docs/format.md section 2)."""
-    return store.blob_sizes(customer)
-
-
-def list_snapshots(
-    store: SnapshotStore, customer: str, *, check_status: Callable[[str], str] | None = None
-) -> list[SnapshotListing]:
-    """Every snapshot of ``customer``, oldest first. A manifest that cannot be read is reported."""
-    names.customer(customer)
-    sizes = stored_sizes(store, customer)
-    seen: set[str] = set()
-    listings = []
-    for date, assets in store.list_snapshots(customer).items():
-        blobs: dict[str, int] = {}
-        repositories = 0
-        problem = None
-        for asset in assets:
-            try:
-                manifest = store.read_manifest(customer, date, asset)
-            except BackhubError as exc:
-                problem = problem or str(exc)
-                continue
-            blobs.update(body_blobs(asset, manifest.body))
-            blobs.update({bid: blobs.get(bid, 0) for bid in manifest.blobs})
-            if asset == "inventory":
-                repositories = len(manifest.body.get("repositories", []))
-        added = sum(sizes.get(bid, 0) for bid in blobs if bid not in seen)
-        seen.update(blobs)
-        listings.append(
-            SnapshotListing(
-                customer=customer,
-                date=date,
-                assets=list(assets),
-                repositories=repositories,
-                logical_bytes=sum(blobs.values()),
-                stored_bytes=sum(sizes.get(bid, 0) for bid in blobs),
-                added_bytes=added,
-                checks=check_status(date) if check_status else "unknown",
-                problem=problem,
-            )
-        )
-    return listings
-
-
-# -- verify ------------------------------------------------------------------------------------------
 
 
 @dataclass

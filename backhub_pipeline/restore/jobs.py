@@ -4,7 +4,7 @@
     restore_job   ops: {restore_snapshot_op: {config: {customer, date, repo?, to_dir? | to_github?,
                                                        new_name?, force?, resume?}}}
 
-Both do what ``backhub verify`` and ``backhub restore`` do (``backhub_pipeline.restore``), with the
+Both do what ``backhub verify`` and ``backhub restore`` do (``backhub_pipeline.restore``'s domain modules), with the
 resources of the code location, report their outcome as op output metadata, fail naming the problem,
 and append an audit record (actor ``dagster run <run id>``, as every run-made record).
 
@@ -15,12 +15,14 @@ import dagster as dg
 from dagster import OpExecutionContext
 from pydantic import Field
 
-from backhub_pipeline.inspection import verify_snapshots
-from backhub_pipeline.restore import restore_to_directory, restore_to_github
-from backhub_pipeline.snapshot_access import audited
+from backhub_pipeline.failures import failing_permanently
+from backhub_pipeline.restore.audited import audited
+from backhub_pipeline.restore.to_folder import restore_to_directory
+from backhub_pipeline.restore.to_github import restore_to_github
+from backhub_pipeline.restore.verify import verify_snapshots
 from resources import names
 from resources.audit import AuditLogResource
-from resources.errors import BackhubError, ConfigurationError
+from resources.errors import ConfigurationError
 from resources.git import GitResource
 from resources.github import GitHubAppResource
 from resources.snapshot_store import SnapshotStoreResource
@@ -43,7 +45,6 @@ class RestoreConfig(dg.Config):
     resume: bool = Field(default=False, description="with to_github: continue an interrupted restore")
 
 
-
 @dg.op(description="Check snapshots like restic check; fails naming every damaged blob, manifest or ref.")
 def verify_snapshots_op(
     context: OpExecutionContext,
@@ -52,7 +53,7 @@ def verify_snapshots_op(
     git: GitResource,
     audit: AuditLogResource,
 ) -> dg.Output[None]:
-    try:
+    with failing_permanently():
         customer = names.customer(config.customer)
         dates = [names.date(d) for d in config.dates] or None
         with audited(audit.get_client(), actor=f"dagster run {context.run_id}", action="verify", customer=customer,
@@ -61,8 +62,6 @@ def verify_snapshots_op(
             result = verify_snapshots(store.get_client(), git.get_client(), customer, dates,
                                       read_data=config.read_data, progress=context.log.info)
             extra.update(outcome="ok" if result.ok else "failed", problems=result.problems[:20])
-    except BackhubError as exc:
-        raise dg.Failure(description=f"{type(exc).__name__}: {exc}", allow_retries=False) from exc
     metadata = {
         "dates": dg.MetadataValue.text(", ".join(result.dates)),
         "blobs_checked": dg.MetadataValue.int(result.blobs_checked),
@@ -88,7 +87,7 @@ def restore_snapshot_op(
     github: GitHubAppResource,
     audit: AuditLogResource,
 ) -> dg.Output[None]:
-    try:
+    with failing_permanently():
         if config.to_github == bool(config.to_dir):
             raise ConfigurationError("set exactly one of to_dir and to_github")
         if config.to_github and not config.repo:
@@ -104,8 +103,6 @@ def restore_snapshot_op(
             else:
                 result = restore_to_directory(store.get_client(), git.get_client(), customer, date, config.to_dir,
                                               repo=config.repo, force=config.force, progress=context.log.info)
-    except BackhubError as exc:
-        raise dg.Failure(description=f"{type(exc).__name__}: {exc}", allow_retries=False) from exc
     return dg.Output(None, metadata={key: dg.MetadataValue.json(value) if isinstance(value, list | dict)
                                      else value for key, value in result.as_dict().items()})
 

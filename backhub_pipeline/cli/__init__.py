@@ -1,4 +1,4 @@
-"""The ``backhub`` command line: one entry point, each subcommand in the module that owns it.
+"""The ``backhub`` command line: one entry point, one module per subcommand (``cli/<command>.py``).
 
 Subcommand modules are imported only when chosen, so ``backhub emulator`` does not pay for Dagster's
 import and ``backhub --help`` stays fast.
@@ -16,14 +16,14 @@ from resources.errors import BackhubError
 
 # name -> (module, one-line help). Each module defines configure(parser) and run(args) -> int.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "emulator": ("github_emulator.cli", "serve the GitHub emulator until stopped"),
-    "backup": ("backhub_pipeline.backup_cli", "take snapshots now, through the Dagster instance"),
-    "demo": ("backhub_pipeline.demo", "run the demo: emulator, a day's snapshots, the Dagster UI"),
-    "audit": ("backhub_pipeline.audit_cli", "verify and read the tamper-evident audit log"),
-    "snapshots": ("backhub_pipeline.snapshot_cli", "list snapshots: assets, repositories, sizes, check status"),
-    "verify": ("backhub_pipeline.verify_cli", "check snapshots like restic check (--read-data: everything)"),
-    "restore": ("backhub_pipeline.restore_cli", "restore a snapshot to a folder, or a repository to GitHub"),
-    "customers": ("backhub_pipeline.erasure", "erase a customer: shred their key, delete their data and partition"),
+    "emulator": ("backhub_pipeline.cli.emulator", "serve the GitHub emulator until stopped"),
+    "backup": ("backhub_pipeline.cli.backup", "take snapshots now, through the Dagster instance"),
+    "demo": ("backhub_pipeline.cli.demo", "run the demo: emulator, a day's snapshots, the Dagster UI"),
+    "audit": ("backhub_pipeline.cli.audit", "verify and read the tamper-evident audit log"),
+    "snapshots": ("backhub_pipeline.cli.snapshots", "list snapshots: assets, repositories, sizes, check status"),
+    "verify": ("backhub_pipeline.cli.verify", "check snapshots like restic check (--read-data: everything)"),
+    "restore": ("backhub_pipeline.cli.restore", "restore a snapshot to a folder, or a repository to GitHub"),
+    "customers": ("backhub_pipeline.cli.customers", "erase a customer: shred their key, delete their data and partition"),
 }
 
 
@@ -56,7 +56,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

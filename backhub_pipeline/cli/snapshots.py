@@ -4,18 +4,19 @@
 
 Sizes come from the manifests and one listing of the customer's blobs. The check status is the
 latest evaluation of each asset check for the snapshot's partition, read from the Dagster instance
-under ``DAGSTER_HOME`` when there is one ("unknown" otherwise).
+under the configured Dagster home when there is one ("unknown" otherwise).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from backhub_pipeline.cli.output import size, table
+from backhub_pipeline.settings import Settings
 from resources import names
 
 CUSTOMER_TAG = "dagster/partition/customer"
@@ -27,16 +28,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
-def check_status_reader(customer: str) -> tuple[Callable[[str], str], Callable[[], None]]:
+def check_status_reader(settings: Settings, customer: str) -> tuple[Callable[[str], str], Callable[[], None]]:
     """A function date -> check status from the Dagster instance, and a function to close it."""
-    home = os.environ.get("DAGSTER_HOME")
-    if not home or not Path(home).is_dir():
+    if not Path(settings.dagster_home).is_dir():
         return (lambda _date: "unknown"), (lambda: None)
     import dagster as dg
     from dagster import DagsterEventType
 
+    from backhub_pipeline import wiring
+
     try:
-        instance = dg.DagsterInstance.get()
+        instance = wiring.instance(settings)
     except Exception:  # an instance that cannot be opened only costs us the check column
         return (lambda _date: "unknown"), (lambda: None)
 
@@ -57,37 +59,24 @@ def check_status_reader(customer: str) -> tuple[Callable[[str], str], Callable[[
     return status, instance.dispose
 
 
-def _size(value: int) -> str:
-    amount = float(value)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if amount < 1024 or unit == "GiB":
-            return f"{amount:.0f} {unit}" if unit == "B" else f"{amount:.1f} {unit}"
-        amount /= 1024
-    return str(value)
-
-
 def render(listings) -> str:
     headers = ["customer", "date", "assets", "repos", "logical", "stored", "added", "checks"]
     rows = [[s.customer, s.date, str(len(s.assets)) if len(s.assets) == 4 else ",".join(s.assets) or "-",
-             str(s.repositories), _size(s.logical_bytes), _size(s.stored_bytes), _size(s.added_bytes),
+             str(s.repositories), size(s.logical_bytes), size(s.stored_bytes), size(s.added_bytes),
              s.checks + (f" (manifest unreadable: {s.problem})" if s.problem else "")] for s in listings]
-    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(headers, widths, strict=True)),
-             "  ".join("-" * w for w in widths)]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]
-    return "\n".join(lines)
+    return table(headers, rows)
 
 
 def run(args: argparse.Namespace) -> int:
-    from backhub_pipeline.inspection import list_snapshots
-    from backhub_pipeline.settings import Settings
-    from backhub_pipeline.snapshot_access import Clients
+    from backhub_pipeline import wiring
+    from backhub_pipeline.restore.listing import list_snapshots
 
-    clients = Clients.from_settings(Settings.from_env())
+    settings = Settings.from_env()
+    clients = wiring.clients(settings)
     customers = [names.customer(c) for c in args.customer] if args.customer else clients.store.list_customers()
     listings = []
     for customer in customers:
-        status, close = check_status_reader(customer)
+        status, close = check_status_reader(settings, customer)
         try:
             listings += list_snapshots(clients.store, customer, check_status=status)
         finally:

@@ -35,9 +35,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from backhub_pipeline.restore import restore_to_directory, restore_to_github
+    from backhub_pipeline import wiring
+    from backhub_pipeline.restore.audited import audited
+    from backhub_pipeline.restore.to_folder import restore_to_directory
+    from backhub_pipeline.restore.to_github import restore_to_github
     from backhub_pipeline.settings import Settings
-    from backhub_pipeline.snapshot_access import Clients, audited
 
     customer, date = names.customer(args.customer), names.date(args.date)
     if args.repo:
@@ -50,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigurationError("--resume only applies with --to-github")
     if args.force and args.to_github:
         raise ConfigurationError("--force only applies with --to; a GitHub restore never overwrites a repository")
-    clients = Clients.from_settings(Settings.from_env())
+    clients = wiring.clients(Settings.from_env())
     progress = (lambda _m: None) if args.quiet else (lambda message: print(message, file=sys.stderr, flush=True))
     target = f"github:{args.repo.split('/')[0]}/{args.new_name or args.repo.split('/')[1]}" if args.to_github else args.to
     details = {"repository": args.repo or "all", "to": target}

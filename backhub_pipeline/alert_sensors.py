@@ -1,8 +1,8 @@
 """Alerts: a run failed, a check failed, or a customer's backup did not land by the deadline.
 
 Three sensors send ``Alert`` s through the channels ``resources/alerts.py`` configures from the
-``BACKHUB_ALERT_*`` variables (Slack, Microsoft Teams, email, PagerDuty, a JSON webhook), read when an
-alert is sent, never at import:
+``BACKHUB_ALERT_*`` variables (Slack, Microsoft Teams, email, PagerDuty, a JSON webhook), which
+``Settings`` reads once and ``wiring`` hands over as the ``alerter`` (``AlertService``):
 
 - ``run_failure_alert_sensor``: every failed run of this code location (snapshots, expiry, erasure,
   restores), naming the customer, date, failed step (asset, check) and its error;
@@ -18,17 +18,15 @@ fails, the sensor's tick fails without moving its cursor, so the alert is sent a
 
 import datetime as dt
 import json
-import os
 from collections.abc import Sequence
 from typing import Any
 
 import dagster as dg
-from pydantic import Field
 
 from assets.partitions import BACKUP_ASSETS, CUSTOMER_TAG, SnapshotKey, customers_of
-from resources.alerts import Alert, Alerter, alert_channels_from_env, run_url
+from resources.alerts import Alert, AlertService
 from resources.clock import Clock
-from resources.errors import AlertDeliveryError, InvalidNameError
+from resources.errors import InvalidNameError
 from resources.github import GitHubAppResource
 from resources.snapshot_store import SnapshotStoreResource
 
@@ -39,35 +37,6 @@ OVERLAP = dt.timedelta(minutes=1)
 RUNS_PER_TICK = 200
 #: How long an alerted (customer, date, asset, check) is remembered.
 REMEMBER = dt.timedelta(days=45)
-
-
-class AlerterResource(dg.ConfigurableResource):
-    """Where alerts go and what they link to.
-
-    Channels come from the ``BACKHUB_ALERT_*`` variables (docs/audit.md), read when an alert is sent,
-    so secrets never enter the code location's configuration.
-    """
-
-    ui_url: str = Field(default="http://127.0.0.1:3000", description="Base URL of the Dagster UI, for run links.")
-    missed_backup_deadline_hours: int = Field(
-        default=12, description="A customer's snapshot of today must be committed this many hours after 00:00 UTC."
-    )
-
-    def get_alerter(self) -> Alerter:
-        return Alerter(alert_channels_from_env(os.environ))
-
-    def run_url(self, run_id: str) -> str:
-        return run_url(self.ui_url, run_id)
-
-    def runs_url(self) -> str:
-        return f"{self.ui_url.rstrip('/')}/runs"
-
-    def send(self, alert: Alert) -> dict[str, str]:
-        """Per channel: "sent" or "failed: ..."; raises AlertDeliveryError if every channel failed."""
-        outcome = self.get_alerter().send(alert)
-        if outcome and all(result != "sent" for result in outcome.values()):
-            raise AlertDeliveryError(f"alert {alert.kind} not delivered by any channel: {outcome}")
-        return outcome
 
 
 def _asset_and_check(step_key: str | None) -> tuple[str | None, str | None]:
@@ -87,7 +56,7 @@ def _partition(tags: dict[str, str]) -> tuple[str | None, str | None]:
 
 
 @dg.run_failure_sensor(default_status=dg.DefaultSensorStatus.RUNNING, minimum_interval_seconds=30)
-def run_failure_alert_sensor(context: dg.RunFailureSensorContext, alerter: AlerterResource) -> None:
+def run_failure_alert_sensor(context: dg.RunFailureSensorContext, alerter: dg.ResourceParam[AlertService]) -> None:
     """One alert per failed run of any job in this code location."""
     run = context.dagster_run
     customer, date = _partition(dict(run.tags))
@@ -123,7 +92,7 @@ def _failed_checks(instance: dg.DagsterInstance, run_id: str) -> list[Any]:
     return evaluations
 
 
-def _check_alert(alerter: AlerterResource, run: dg.DagsterRun, evaluation: Any) -> tuple[str, Alert]:
+def _check_alert(alerter: dg.ResourceParam[AlertService], run: dg.DagsterRun, evaluation: Any) -> tuple[str, Alert]:
     customer, date = _partition(dict(run.tags))
     if evaluation.partition:
         try:
@@ -152,7 +121,7 @@ def _check_alert(alerter: AlerterResource, run: dg.DagsterRun, evaluation: Any) 
 
 
 @dg.sensor(minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING)
-def check_failure_alert_sensor(context: dg.SensorEvaluationContext, alerter: AlerterResource) -> dg.SkipReason:
+def check_failure_alert_sensor(context: dg.SensorEvaluationContext, alerter: dg.ResourceParam[AlertService]) -> dg.SkipReason:
     """One alert per failed (customer, date, asset, check), read from ASSET_CHECK_EVALUATION events.
 
     The cursor is ``{"updated_after": <unix time>, "alerted": {identity: <unix time>}}``; with no cursor
@@ -210,7 +179,7 @@ def missed_backup_sensor(
     clock: Clock,
     github: GitHubAppResource,
     store: SnapshotStoreResource,
-    alerter: AlerterResource,
+    alerter: dg.ResourceParam[AlertService],
 ) -> dg.SkipReason:
     """After the deadline, one alert per installed customer without today's committed snapshot.
 

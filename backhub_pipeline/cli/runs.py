@@ -1,0 +1,45 @@
+"""Running a job of the code location in this process, against the Dagster instance, as the CLI does.
+
+The run is recorded in the instance like any other (the UI shows it); the command reads its outcome
+from the run's own events: the ``report`` an op attached as output metadata, or the first failure.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dagster as dg
+
+from resources.errors import BackhubError
+
+LAUNCHED_BY_CLI = {"backhub/launched-by": "cli"}
+#: The command prints its own summary; every event is still in the instance for the UI.
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+def run_job(instance: dg.DagsterInstance, definitions: dg.Definitions, job_name: str, *,
+            run_config: dg.RunConfig | dict[str, Any] | None = None, partition_key: str | None = None,
+            tags: dict[str, str] | None = None) -> dg.ExecuteInProcessResult:
+    """Run ``job_name`` to completion here; a failed run is returned, not raised."""
+    return definitions.resolve_job_def(job_name).execute_in_process(
+        instance=instance, partition_key=partition_key, run_config=run_config, raise_on_error=False,
+        tags={**(tags or {}), **LAUNCHED_BY_CLI},
+    )
+
+
+def first_failure(result: dg.ExecuteInProcessResult) -> tuple[str, str] | None:
+    """The first failed step of the run and its error message, if a step failed."""
+    for event in result.all_events:
+        if event.is_step_failure:
+            error = event.step_failure_data.error
+            return event.step_key or "", error.message.strip() if error else "failed"
+    return None
+
+
+def report_of(result: dg.ExecuteInProcessResult, what: str) -> dict[str, Any]:
+    """The ``report`` output metadata of the run's op, or BackhubError naming the run and why it failed."""
+    for event in result.all_events:
+        if event.is_successful_output and "report" in event.event_specific_data.metadata:
+            return event.event_specific_data.metadata["report"].data
+    failure = first_failure(result)
+    raise BackhubError(f"{what} (run {result.run_id}) failed: {failure[1] if failure else 'no report'}")

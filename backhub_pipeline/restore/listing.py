@@ -1,0 +1,76 @@
+"""Listing a customer's snapshots without restoring them: assets, repositories, logical and stored bytes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from backhub_pipeline.restore.snapshot import body_blobs
+from resources import names
+from resources.errors import BackhubError
+from resources.snapshot_store import SnapshotStore
+
+
+@dataclass
+class SnapshotListing:
+    customer: str
+    date: str
+    assets: list[str]
+    repositories: int
+    logical_bytes: int  # plaintext bytes the snapshot restores from (its blobs, each once)
+    stored_bytes: int  # bytes at rest of the blobs it names
+    added_bytes: int  # bytes at rest of blobs no earlier snapshot named (what that day cost)
+    checks: str = "unknown"
+    problem: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def stored_sizes(store: SnapshotStore, customer: str) -> dict[str, int]:
+    """Blob id -> bytes at rest, by one listing of the customer's blobs (docs/format.md section 2)."""
+    return store.blob_sizes(customer)
+
+
+def list_snapshots(
+    store: SnapshotStore, customer: str, *, check_status: Callable[[str], str] | None = None
+) -> list[SnapshotListing]:
+    """Every snapshot of ``customer``, oldest first. A manifest that cannot be read is reported."""
+    names.customer(customer)
+    sizes = stored_sizes(store, customer)
+    seen: set[str] = set()
+    listings = []
+    for date, assets in store.list_snapshots(customer).items():
+        blobs: dict[str, int] = {}
+        repositories = 0
+        problem = None
+        for asset in assets:
+            try:
+                manifest = store.read_manifest(customer, date, asset)
+            except BackhubError as exc:
+                problem = problem or str(exc)
+                continue
+            blobs.update(body_blobs(asset, manifest.body))
+            blobs.update({bid: blobs.get(bid, 0) for bid in manifest.blobs})
+            if asset == "inventory":
+                repositories = len(manifest.body.get("repositories", []))
+        added = sum(sizes.get(bid, 0) for bid in blobs if bid not in seen)
+        seen.update(blobs)
+        listings.append(
+            SnapshotListing(
+                customer=customer,
+                date=date,
+                assets=list(assets),
+                repositories=repositories,
+                logical_bytes=sum(blobs.values()),
+                stored_bytes=sum(sizes.get(bid, 0) for bid in blobs),
+                added_bytes=added,
+                checks=check_status(date) if check_status else "unknown",
+                problem=problem,
+            )
+        )
+    return listings
+
+
+# -- verify ------------------------------------------------------------------------------------------
