@@ -125,6 +125,7 @@ def run(args: argparse.Namespace) -> int:
         })
         for name in ("BACKHUB_STORE_URL", "BACKHUB_KEYRING_URL", "BACKHUB_MASTER_KEY_URI", "BACKHUB_S3_ENDPOINT_URL"):
             os.environ.pop(name, None)  # the demo always uses its own local store under the home
+        _initialise_keys()  # the one place the demo's master key is created (first run of its home)
         say(f"emulator: {emulator.info['api_url']} ({len(emulator.info['installations'])} installations)")
         all_summaries = []
         for day in range(args.days):
@@ -155,6 +156,14 @@ def run(args: argparse.Namespace) -> int:
         return _serve_ui(args.port)
     finally:
         emulator.stop()
+
+
+def _initialise_keys() -> None:
+    from backhub_pipeline.settings import Settings
+    from resources.keyring import initialise
+
+    settings = Settings.from_env()
+    initialise(settings.keyring_url, settings.master_key_uri, s3_endpoint_url=settings.s3_endpoint_url)
 
 
 def _snapshot_day():
