@@ -48,6 +48,7 @@ from pydantic import Field
 from resources import names
 from resources.canonical import canonical_json
 from resources.errors import ConfigurationError, IntegrityError, StorageUnavailableError
+from resources.private_files import make_private_dirs
 
 log = logging.getLogger(__name__)
 
@@ -242,7 +243,7 @@ class _FileBackend(_Backend):
         return self.root / name
 
     def _write_temp(self, directory: Path, data: bytes) -> str:
-        directory.mkdir(parents=True, exist_ok=True)
+        make_private_dirs(directory)
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
         try:
             with os.fdopen(fd, "wb") as handle:
