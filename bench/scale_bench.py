@@ -43,6 +43,7 @@ def measure(workers: int, scale: str, dates: int, emulator, moto, root: Path) ->
     from dagster import DagsterRunStatus, RunsFilter
 
     from resources.clock import Clock
+    from resources.keyring import initialise
     from tests.deploy.cluster import Cluster
 
     bucket = f"bench-{uuid.uuid4().hex[:12]}"
@@ -60,6 +61,7 @@ def measure(workers: int, scale: str, dates: int, emulator, moto, root: Path) ->
         "BACKHUB_AUDIT_URL": f"s3://{bucket}/audit",
         "BACKHUB_CLOCK_OFFSET_DAYS": "0",
     }
+    initialise(env["BACKHUB_KEYRING_URL"], env["BACKHUB_MASTER_KEY_URI"], s3_endpoint_url=moto.endpoint_url)
     customers = sorted(inst["account"].lower() for inst in info["installations"])
     today = dt.date.fromisoformat(Clock(offset_days=0).today())
     days = [(today - dt.timedelta(days=n)).isoformat() for n in range(dates)]

@@ -43,6 +43,7 @@ from resources.errors import (
     IntegrityError,
     RemoteNotFoundError,
 )
+from resources.private_files import PRIVATE_UMASK, make_private_dirs
 from resources.retry import Backoff, retry
 
 _CONFIG = (
@@ -218,6 +219,7 @@ class Git:
                 env=self._env(env),
                 timeout=self.timeout_seconds,
                 check=False,
+                umask=PRIVATE_UMASK,  # a mirror holds customer data in plaintext: files 0600, folders 0700
             )
         except subprocess.TimeoutExpired:
             raise GitHubUnavailableError(
@@ -237,7 +239,7 @@ class Git:
         return self.cache_dir / names.customer(customer) / owner / f"{repo}{'.wiki' if wiki else ''}.git"
 
     def _init(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dirs(path.parent)
         self._run(["init", "--bare", "--quiet", "--", str(path.absolute())], what=f"init {path}")
 
     def _is_repository(self, path: Path) -> bool:
@@ -381,7 +383,7 @@ class Git:
         Built beside ``path`` and moved into place, so a failure never leaves a half mirror.
         """
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dirs(path.parent)
         scratch = Path(tempfile.mkdtemp(prefix=f".{path.name}.seed-", dir=path.parent))
         try:
             self.restore_chain(bundles, scratch / "mirror.git", tips)
@@ -403,7 +405,7 @@ class Git:
         path, out = Path(path), Path(out).absolute()
         present = self._present(path, [names.sha(value) for value in exclude])
         stdin = "".join(f"^{sha}\n" for sha in sorted(present)).encode()
-        out.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dirs(out.parent)
         result = self._run(
             ["bundle", "create", "--quiet", str(out), "--all", "--stdin"],
             git_dir=path,

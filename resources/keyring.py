@@ -9,8 +9,13 @@ each encrypted by the master AEAD with associated data naming the customer and t
     blob-id   HMAC_SHA256 PRF                      derives the key of the blob-id HMAC
 
 The master AEAD is AWS KMS (``aws-kms://arn:aws:kms:...``, Tink's awskms client over a boto3 KMS
-client so a custom endpoint works) or a local Tink keyset file (``file:///path``, created with mode
-0600 if absent: the embedded default). Destroying a customer's keyset (crypto-shredding) replaces the
+client so a custom endpoint works) or a local Tink keyset file (``file:///path``: the embedded default).
+A local master key is created only by ``initialise`` (a new installation's first step, which the demo
+takes for its home): any other use of a missing master key file is a configuration error, so a mistyped
+``BACKHUB_MASTER_KEY_URI`` can never mint a new key and wrap customers with it. Every customer keyset
+records the id of the master key that wraps it (``master_key_id``: a one-way fingerprint, never the key),
+and so does the keyring itself (``MASTER_RECORD``); a master key other than the keyring's is refused in
+one line before anything is unwrapped or created. Destroying a customer's keyset (crypto-shredding) replaces the
 document with a tombstone: their blobs and manifests can never be decrypted again.
 
 Key material never leaves this module except as Tink primitives inside ``CustomerKeys``, whose repr
@@ -36,10 +41,16 @@ import dagster as dg
 from botocore.exceptions import BotoCoreError
 
 from resources import names
-from resources.errors import ConfigurationError, KeyringError, ObjectNotFoundError, StorageUnavailableError
+from resources.errors import (
+    ConfigurationError,
+    InvalidNameError,
+    KeyringError,
+    ObjectNotFoundError,
+    StorageUnavailableError,
+)
 from resources.object_storage import ObjectStorage, boto3_session, storage_from_url
 
-__all__ = ["CustomerKeys", "Keyring", "KeyringResource"]
+__all__ = ["CustomerKeys", "Keyring", "KeyringResource", "create_master_key", "initialise"]
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +58,10 @@ KEYSET_FORMAT = "backhub-keyset"
 KEYSET_VERSION = 1
 PURPOSES = ("blob", "manifest", "blob-id")
 BLOB_ID_KEY_INFO = b"backhub/blob-id/v1"
+#: The keyring's record of its master key id: not a valid customer name, so never a customer's keyset.
+MASTER_RECORD = "_master-key"
+MASTER_RECORD_FORMAT = "backhub-keyring-master"
+MASTER_KEY_ID_INFO = b"backhub/master-key-id/v1\x00"
 
 
 @functools.cache
@@ -95,10 +110,13 @@ class CustomerKeys:
 class Keyring:
     """Creates, unwraps and shreds customer keysets. Unwrapped keys are cached for this client's life."""
 
-    def __init__(self, storage: ObjectStorage, master_aead: Any, master_description: str) -> None:
+    def __init__(self, storage: ObjectStorage, master_aead: Any, master_description: str,
+                 master_key_id: str | None = None) -> None:
         self.storage = storage
         self._master = master_aead
         self._master_description = master_description
+        self.master_key_id = master_key_id or master_description
+        self._master_checked = False
         self._cache: dict[str, CustomerKeys] = {}
         self._lock = threading.Lock()
 
@@ -110,8 +128,8 @@ class Keyring:
         cls, keyring_url: str, master_key_uri: str, *, s3_endpoint_url: str | None = None
     ) -> Keyring:
         storage = storage_from_url(keyring_url, s3_endpoint_url=s3_endpoint_url)
-        master, description = _master_aead(master_key_uri, s3_endpoint_url)
-        return cls(storage, master, description)
+        master, description, key_id = _master_aead(master_key_uri, s3_endpoint_url)
+        return cls(storage, master, description, key_id)
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -131,6 +149,7 @@ class Keyring:
         except ObjectNotFoundError:
             if not create:
                 raise KeyringError(f"load keyset of customer {customer}: no keyset exists") from None
+            self.check_master()
             self._create(customer)
             document = self.storage.get(customer)  # whichever writer won the race
         keys = self._unwrap(customer, document)
@@ -175,7 +194,42 @@ class Keyring:
             raise KeyringError(f"clear tombstone of customer {customer}: the keyset is not shredded")
         self.storage.delete(customer)
 
+    def check_master(self) -> None:
+        """Refuse a master key other than the one this keyring's keysets are wrapped by.
+
+        The keyring records its master key's id (``MASTER_RECORD``); a keyring from before that record
+        is judged by its keysets, then given the record. ConfigurationError names the variable to fix.
+        """
+        if self._master_checked:
+            return
+        try:
+            recorded = _parse_master_record(self.storage.get(MASTER_RECORD))
+        except ObjectNotFoundError:
+            customer = self._first_wrapped_customer()
+            if customer is not None:
+                self._unwrap(customer, self.storage.get(customer))  # refuses another master key
+            self.record_master()
+        else:
+            if recorded != self.master_key_id:
+                raise _other_master_error(f"keyring {self.storage.url}", recorded, self.master_key_id)
+        self._master_checked = True
+
+    def record_master(self) -> None:
+        """Record this master key's id as the keyring's, unless the keyring already records one."""
+        record = {"format": MASTER_RECORD_FORMAT, "version": KEYSET_VERSION,
+                  "master_key_id": self.master_key_id, "recorded_at": _now()}
+        self.storage.put(MASTER_RECORD, _dump(record), if_absent=True)
+
     # -- internals ------------------------------------------------------------------------------
+
+    def _first_wrapped_customer(self) -> str | None:
+        for info in self.storage.list(""):
+            if "/" in info.key or info.key == MASTER_RECORD:
+                continue
+            with contextlib.suppress(KeyringError, InvalidNameError, ObjectNotFoundError):
+                if self.exists(info.key):
+                    return info.key
+        return None
 
     def _create(self, customer: str) -> None:
         tink = _tink()
@@ -203,6 +257,7 @@ class Keyring:
             "customer": customer,
             "created_at": _now(),
             "master": self._master_description,
+            "master_key_id": self.master_key_id,
             "keysets": keysets,
         }
         if self.storage.put(customer, _dump(document), if_absent=True):
@@ -218,6 +273,9 @@ class Keyring:
                 f"load keyset of customer {customer}: shredded at {document['shredded_at']}; "
                 "their snapshots can no longer be decrypted"
             )
+        wrapped_by = document.get("master_key_id")
+        if wrapped_by is not None and wrapped_by != self.master_key_id:
+            raise _other_master_error(f"keyset of customer {customer}", wrapped_by, self.master_key_id)
         keysets = document.get("keysets")
         if not isinstance(keysets, dict) or set(keysets) != set(PURPOSES):
             raise KeyringError(f"load keyset of customer {customer}: malformed keyset document")
@@ -254,6 +312,24 @@ def _master_error(operation: str, exc: Exception) -> Exception:
     )
 
 
+def _other_master_error(what: str, recorded: str, configured: str) -> ConfigurationError:
+    return ConfigurationError(
+        f"{what} is wrapped by master key {recorded}, but BACKHUB_MASTER_KEY_URI names master key "
+        f"{configured}: point BACKHUB_MASTER_KEY_URI at the master key this keyring was created with"
+    )
+
+
+def _parse_master_record(raw: bytes) -> str:
+    try:
+        record = json.loads(raw)
+    except ValueError:
+        record = None
+    if not isinstance(record, dict) or record.get("format") != MASTER_RECORD_FORMAT \
+            or not isinstance(record.get("master_key_id"), str):
+        raise KeyringError(f"load {MASTER_RECORD}: not a keyring master key record")
+    return record["master_key_id"]
+
+
 def _parse_document(customer: str, raw: bytes) -> dict[str, Any]:
     try:
         document = json.loads(raw)
@@ -283,16 +359,47 @@ def _now() -> str:
 # -- master key ---------------------------------------------------------------------------------
 
 
-def _master_aead(uri: str, s3_endpoint_url: str | None) -> tuple[Any, str]:
-    """The master AEAD and a description of it that is safe to log (no key material)."""
+def initialise(keyring_url: str, master_key_uri: str, *, s3_endpoint_url: str | None = None) -> Keyring:
+    """A new installation's first step: create the local master key if it does not exist yet, and
+    record it as the keyring's master key. The only place a master key is ever created; idempotent,
+    and refuses (ConfigurationError) a master key other than the one an existing keyring records."""
+    path = _local_master_path(master_key_uri)
+    created = path is not None and not os.path.exists(path)
+    create_master_key(master_key_uri)
+    try:
+        keyring = Keyring.from_urls(keyring_url, master_key_uri, s3_endpoint_url=s3_endpoint_url)
+        keyring.check_master()
+    except ConfigurationError:
+        if created and path is not None:
+            os.unlink(path)  # a key for a keyring that has its own: never leave it behind
+        raise
+    return keyring
+
+
+def create_master_key(master_key_uri: str) -> None:
+    """Create a local master key file (mode 0600) if it does not exist; a KMS key is the operator's."""
+    path = _local_master_path(master_key_uri)
+    if path is not None and not os.path.exists(path):
+        _create_local_master(path)
+
+
+def _local_master_path(uri: str) -> str | None:
+    parsed = urlparse(uri) if isinstance(uri, str) else None
+    if parsed and parsed.scheme == "file" and parsed.netloc in {"", "localhost"} and parsed.path.startswith("/"):
+        return unquote(parsed.path)
+    return None
+
+
+def _master_aead(uri: str, s3_endpoint_url: str | None) -> tuple[Any, str, str]:
+    """The master AEAD, a description of it that is safe to log, and its id (no key material)."""
     if not isinstance(uri, str) or not uri:
-        raise ConfigurationError("master key URI is empty")
+        raise ConfigurationError("BACKHUB_MASTER_KEY_URI is empty: set it to the installation's master key")
     if uri.startswith("aws-kms://"):
-        return _kms_master(uri, s3_endpoint_url), uri
-    parsed = urlparse(uri)
-    if parsed.scheme == "file" and parsed.netloc in {"", "localhost"} and parsed.path.startswith("/"):
-        path = unquote(parsed.path)
-        return _local_master(path), f"file://{path}"
+        return _kms_master(uri, s3_endpoint_url), uri, uri
+    path = _local_master_path(uri)
+    if path is not None:
+        master, key_id = _local_master(path)
+        return master, f"file://{path}", key_id
     raise ConfigurationError(
         f"unsupported master key URI {uri!r}: expected file:///path or aws-kms://arn:aws:kms:..."
     )
@@ -319,26 +426,35 @@ def _kms_master(uri: str, endpoint_url: str | None) -> Any:
         raise ConfigurationError(f"invalid KMS key URI {uri!r}") from exc
 
 
-def _local_master(path: str) -> Any:
+def _create_local_master(path: str) -> None:
+    tink = _tink()
+    from tink import aead, secret_key_access
+
+    handle = tink.new_keyset_handle(aead.aead_key_templates.AES256_GCM)
+    text = tink.json_proto_keyset_format.serialize(handle, secret_key_access.TOKEN)
+    try:
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return  # another process created it first: use theirs
+    except OSError as exc:
+        raise ConfigurationError(f"create master keyset {path}: {exc.strerror}") from None
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    log.info("created master keyset %s (mode 0600)", path)
+
+
+def _local_master(path: str) -> tuple[Any, str]:
     tink = _tink()
     from tink import aead, secret_key_access
 
     if not os.path.exists(path):
-        handle = tink.new_keyset_handle(aead.aead_key_templates.AES256_GCM)
-        text = tink.json_proto_keyset_format.serialize(handle, secret_key_access.TOKEN)
-        try:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass  # another process created it first: use theirs
-        except OSError as exc:
-            raise ConfigurationError(f"create master keyset {path}: {exc.strerror}") from None
-        else:
-            with os.fdopen(fd, "w") as f:
-                f.write(text)
-                f.flush()
-                os.fsync(f.fileno())
-            log.info("created master keyset %s (mode 0600)", path)
+        raise ConfigurationError(
+            f"master key file://{path} does not exist: point BACKHUB_MASTER_KEY_URI at this installation's "
+            "master key (a new installation creates it once, with `backhub init`)"
+        )
     try:
         mode = os.stat(path).st_mode
         with open(path) as f:
@@ -349,7 +465,11 @@ def _local_master(path: str) -> Any:
         log.warning("master keyset %s is readable by others (mode %o): chmod 600 it", path, mode & 0o777)
     try:
         handle = tink.json_proto_keyset_format.parse(text, secret_key_access.TOKEN)
-        return handle.primitive(aead.Aead)
+        # A one-way fingerprint of the key material: names the key, cannot recover it.
+        material = tink.proto_keyset_format.serialize(handle, secret_key_access.TOKEN)
+        key_id = "local:" + hashlib.sha256(MASTER_KEY_ID_INFO + material).hexdigest()[:32]
+        del material
+        return handle.primitive(aead.Aead), key_id
     except (tink.TinkError, ValueError, KeyError):
         raise ConfigurationError(f"read master keyset {path}: not a Tink AEAD keyset") from None
     finally:

@@ -35,6 +35,7 @@ from resources.errors import (
     StorageError,
     StorageUnavailableError,
 )
+from resources.private_files import make_private_dirs
 
 __all__ = [
     "FileStorage",
@@ -283,7 +284,7 @@ class _FileWriter(ObjectWriter):
         super().__init__()
         self._path, self._key, self._if_absent = path, key, if_absent
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            make_private_dirs(path.parent)
             fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=path.parent)
         except OSError as exc:
             raise _os_error(f"write {key}", exc) from exc

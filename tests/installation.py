@@ -21,6 +21,7 @@ from backhub_pipeline.cli.backup import SnapshotSummary, take_snapshots
 from backhub_pipeline.definitions import defs
 from backhub_pipeline.settings import Settings
 from resources.clock import Clock
+from resources.keyring import initialise
 from resources.snapshot_store import SnapshotStore, SnapshotStoreResource
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -36,6 +37,7 @@ def installation_environment(emulator: Any, s3_endpoint_url: str, tmp: Path) -> 
     shutil.copyfile(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
     info = emulator.info
     emulator.control("POST", "clock", json={"offset_days": 0})
+    initialise(f"s3://{bucket}/keyring", (tmp / "master-keyset.json").as_uri(), s3_endpoint_url=s3_endpoint_url)
     return {
         "DAGSTER_HOME": str(home),
         "BACKHUB_GITHUB_API_URL": info["api_url"],

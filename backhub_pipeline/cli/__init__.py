@@ -12,11 +12,12 @@ import sys
 import warnings
 from collections.abc import Sequence
 
-from resources.errors import BackhubError
+from resources.errors import BackhubError, ConfigurationError, DateOutsideWindowError, InvalidNameError
 
 # name -> (module, one-line help). Each module defines configure(parser) and run(args) -> int.
 COMMANDS: dict[str, tuple[str, str]] = {
     "emulator": ("backhub_pipeline.cli.emulator", "serve the GitHub emulator until stopped"),
+    "init": ("backhub_pipeline.cli.init", "initialise a new installation: create the master key, once"),
     "backup": ("backhub_pipeline.cli.backup", "take snapshots now, through the Dagster instance"),
     "demo": ("backhub_pipeline.cli.demo", "run the demo: emulator, a day's snapshots, the Dagster UI"),
     "audit": ("backhub_pipeline.cli.audit", "verify and read the tamper-evident audit log"),
@@ -51,6 +52,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = sub_parser.parse_args(rest)
     try:
         return int(module.run(args) or 0)
+    except (ConfigurationError, InvalidNameError, DateOutsideWindowError) as exc:  # usage or configuration
+        print(f"backhub {name}: {exc}", file=sys.stderr)
+        return 2
     except BackhubError as exc:
         print(f"backhub {name}: {exc}", file=sys.stderr)
         return 1

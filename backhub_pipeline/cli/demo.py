@@ -100,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
         **dict.fromkeys(("BACKHUB_STORE_URL", "BACKHUB_KEYRING_URL", "BACKHUB_MASTER_KEY_URI", "BACKHUB_S3_ENDPOINT_URL")),
     })  # fmt: skip
     try:
+        _initialise_keys(settings)  # the one place the demo's master key is created (first run of its home)
         say(f"emulator: {emulator.info['api_url']} ({len(emulator.info['installations'])} installations)")
         all_summaries = []
         for day in range(args.days):
@@ -129,6 +130,12 @@ def run(args: argparse.Namespace) -> int:
         return _serve_ui(args.port, settings)
     finally:
         emulator.stop()
+
+
+def _initialise_keys(settings) -> None:
+    from resources.keyring import initialise
+
+    initialise(settings.keyring_url, settings.master_key_uri, s3_endpoint_url=settings.s3_endpoint_url)
 
 
 def _snapshot_day(settings):

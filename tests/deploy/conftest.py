@@ -14,6 +14,7 @@ from pathlib import Path
 import boto3
 import pytest
 
+from resources.keyring import initialise
 from tests.deploy.cluster import Cluster, services_missing
 
 
@@ -42,6 +43,8 @@ def cluster(services, tmp_path: Path, fresh_emulator, moto_server) -> Iterator[C
     boto3.client("s3", endpoint_url=moto_server.endpoint_url).create_bucket(Bucket=bucket)
     fresh_emulator.control("POST", "clock", json={"offset_days": 0})
     info = fresh_emulator.info
+    initialise(f"s3://{bucket}/keyring", (tmp_path / "master-keyset.json").as_uri(),
+               s3_endpoint_url=moto_server.endpoint_url)
     env = {
         "BACKHUB_GITHUB_API_URL": info["api_url"],
         "BACKHUB_GITHUB_APP_ID": str(info["app_id"]),

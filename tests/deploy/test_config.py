@@ -88,6 +88,29 @@ def test_production_instance_config_is_valid_and_resolves_from_the_environment(t
     assert logs["config"]["endpoint_url"] == "https://s3.eu-west-1.amazonaws.com"
 
 
+@pytest.mark.parametrize("shipped", [REPO_ROOT / "dagster.yaml", DEPLOY / "dagster.yaml"],
+                         ids=["embedded", "production"])
+def test_every_shipped_instance_monitors_runs_with_start_cancel_and_run_time_limits(
+        shipped: Path, tmp_path, monkeypatch) -> None:
+    """Without monitoring, a run whose worker was killed stays STARTED and holds its customer's slot
+    forever (tests/pipeline/test_run_monitoring.py shows the daemon freeing it)."""
+    from dagster._core.instance.config import dagster_instance_config
+
+    for name, value in INSTANCE_ENV.items():
+        monkeypatch.setenv(name, value)
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(shipped.read_text())
+    config, _ = dagster_instance_config(str(home))
+    monitoring = config["run_monitoring"]
+    assert monitoring["enabled"] is True
+    assert 0 < monitoring["start_timeout_seconds"] <= 600 and 0 < monitoring["cancel_timeout_seconds"] <= 600
+    # The default run launcher cannot check or resume a worker: a lost run ends by its run-time limit.
+    assert 3600 <= monitoring["max_runtime_seconds"] <= 24 * 3600
+    assert monitoring["max_resume_run_attempts"] == 0
+    assert monitoring["poll_interval_seconds"] <= 120
+
+
 def test_production_instance_file_holds_no_secret_only_variable_names() -> None:
     document = yaml.safe_load((DEPLOY / "dagster.yaml").read_text())
     literal = [path for path, value in _leaves(document)
@@ -224,7 +247,10 @@ def test_helm_values_queue_runs_with_the_per_customer_limit_and_monitor_them(val
     assert queued["maxConcurrentRuns"] > 0
     assert {"key": "dagster/partition/customer", "value": {"applyLimitPerUniqueValue": True},
             "limit": 1} in queued["tagConcurrencyLimits"]
-    assert values["dagsterDaemon"]["runMonitoring"]["enabled"] is True
+    monitoring = values["dagsterDaemon"]["runMonitoring"]
+    assert monitoring["enabled"] is True
+    assert monitoring["startTimeoutSeconds"] > 0 and monitoring["cancelTimeoutSeconds"] > 0
+    assert monitoring["maxRuntimeSeconds"] > 0 and monitoring["pollIntervalSeconds"] <= 120
     assert values["dagsterDaemon"]["runRetries"]["enabled"] is True
     logs = values["computeLogManager"]
     assert logs["type"] == "S3ComputeLogManager" and set(logs["config"]) == {"s3ComputeLogManager"}

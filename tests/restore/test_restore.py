@@ -11,6 +11,7 @@ import boto3
 import pytest
 
 from backhub_pipeline.cli import main
+from resources.keyring import create_master_key
 from tests.restore.conftest import CUSTOMER, History, reachable_objects
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("restore")]
@@ -247,6 +248,7 @@ def test_a_missing_snapshot_is_named_and_leaves_nothing(history: History, tmp_pa
 
 def test_a_wrong_master_key_is_named_and_leaves_nothing(history: History, tmp_path: Path, capsys,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    create_master_key((tmp_path / "other-master.json").as_uri())  # another installation's key
     monkeypatch.setenv("BACKHUB_MASTER_KEY_URI", (tmp_path / "other-master.json").as_uri())
     target = tmp_path / "r"
     capsys.readouterr()

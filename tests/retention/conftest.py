@@ -16,6 +16,7 @@ from resources.alerts import AlertService
 from resources.audit import AuditLog, AuditLogResource
 from resources.clock import Clock
 from resources.git import GitResource
+from resources.keyring import create_master_key
 from resources.snapshot_store import SnapshotStore, SnapshotStoreResource
 from tests.alerts.conftest import receiver  # noqa: F401 - a fixture
 from tests.pipeline.conftest import backhub  # noqa: F401 - a fixture
@@ -84,5 +85,6 @@ def orphan_blobs(store: SnapshotStore, customer: str) -> set[str]:
 @pytest.fixture
 def local(tmp_path: Path) -> Iterator[Local]:
     (tmp_path / "dagster").mkdir()
+    create_master_key((tmp_path / "master-keyset.json").as_uri())  # what `backhub init` does
     with dg.instance_for_test(temp_dir=str(tmp_path / "dagster")) as instance:
         yield Local(tmp_path, instance)

@@ -15,7 +15,7 @@ from typing import Any
 import boto3
 import pytest
 
-from resources.keyring import Keyring
+from resources.keyring import Keyring, create_master_key
 from resources.object_storage import ObjectStorage, storage_from_url
 from resources.snapshot_store import SnapshotStore
 
@@ -66,6 +66,11 @@ def aws_clients(moto_server: Any) -> tuple[str, Any, Any]:
     return endpoint, session.client("s3", endpoint_url=endpoint), session.client("kms", endpoint_url=endpoint)
 
 
+def _created(master_key_uri: str) -> str:
+    create_master_key(master_key_uri)
+    return master_key_uri
+
+
 @pytest.fixture(params=["file", "s3"])
 def env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreEnv]:
     if request.param == "file":
@@ -74,9 +79,9 @@ def env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreEnv]:
             kind="file",
             store_url=(tmp_path / "store").as_uri(),
             keyring_url=(tmp_path / "keyring").as_uri(),
-            master_key_uri=(tmp_path / "secrets" / "master.json").as_uri(),
+            master_key_uri=_created((tmp_path / "secrets" / "master.json").as_uri()),
             endpoint_url=None,
-            new_master_key=lambda: (tmp_path / "secrets" / f"other-{next(counter)}.json").as_uri(),
+            new_master_key=lambda: _created((tmp_path / "secrets" / f"other-{next(counter)}.json").as_uri()),
         )
         return
     endpoint, s3, kms = request.getfixturevalue("aws_clients")

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from resources.errors import KeyringError
-from resources.keyring import Keyring, KeyringResource
+from resources.errors import ConfigurationError, KeyringError
+from resources.keyring import MASTER_RECORD, Keyring, KeyringResource, initialise
 from resources.snapshot_store import SnapshotStoreResource
 from tests.store.conftest import StoreEnv, all_objects
 
@@ -29,10 +29,64 @@ def test_wrong_master_key_is_refused_and_overwrites_nothing(env: StoreEnv) -> No
         lambda: wrong.read_manifest("acme", "2026-11-28", "issues"),
         lambda: wrong.write_manifest("acme", "2026-11-29", "issues", {}, [ref.id]),
     ):
-        with pytest.raises(KeyringError, match="customer acme: the master key cannot decrypt it"):
+        with pytest.raises(ConfigurationError, match="customer acme is wrapped by master key .* "
+                                                     "BACKHUB_MASTER_KEY_URI names master key"):
             attempt()
     assert {**all_objects(env.raw_keyring()), **all_objects(env.raw_store())} == before
     assert env.store().read_blob("acme", ref.id) == b"data"
+
+
+def test_a_keyring_wrapped_by_one_master_key_is_refused_with_another_in_one_line(env: StoreEnv) -> None:
+    env.keyring().customer_keys("acme", create=True)
+    before = all_objects(env.raw_keyring())
+    other = env.keyring(env.new_master_key())
+    for attempt in (lambda: other.customer_keys("acme"),
+                    lambda: other.customer_keys("globex", create=True)):  # a new customer under master B
+        with pytest.raises(ConfigurationError) as raised:
+            attempt()
+        message = str(raised.value)
+        assert "\n" not in message and "BACKHUB_MASTER_KEY_URI" in message
+        assert other.master_key_id in message and env.keyring().master_key_id in message
+    assert all_objects(env.raw_keyring()) == before  # no keyset wrapped by master B
+    assert MASTER_RECORD in before
+
+
+def test_every_keyset_records_the_id_of_its_master_key_and_never_the_key(env: StoreEnv) -> None:
+    keyring = env.keyring()
+    keyring.customer_keys("acme", create=True)
+    document = json.loads(env.raw_keyring().get("acme"))
+    assert document["master_key_id"] == keyring.master_key_id
+    assert document["master_key_id"] != env.keyring(env.new_master_key()).master_key_id
+    if env.kind == "file":
+        master = json.loads(Path(env.master_key_uri[len("file://"):]).read_text())
+        assert master["key"][0]["keyData"]["value"] not in env.raw_keyring().get("acme").decode()
+
+
+def test_a_mistyped_master_key_path_fails_in_one_line_and_creates_nothing(tmp_path: Path) -> None:
+    real = tmp_path / "secrets" / "master.json"
+    initialise((tmp_path / "keyring").as_uri(), real.as_uri())
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    typo = tmp_path / "secret" / "master.json"
+    for opening in (lambda: Keyring.from_urls((tmp_path / "keyring").as_uri(), typo.as_uri()),
+                    lambda: SnapshotStoreResource(store_url=(tmp_path / "store").as_uri(),
+                                                  keyring_url=(tmp_path / "keyring").as_uri(),
+                                                  master_key_uri=typo.as_uri()).get_client()):
+        with pytest.raises(ConfigurationError) as raised:
+            opening()
+        message = str(raised.value)
+        assert "\n" not in message and "BACKHUB_MASTER_KEY_URI" in message and str(typo) in message
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+
+
+def test_initialise_creates_the_master_key_once_and_refuses_another_for_its_keyring(tmp_path: Path) -> None:
+    keyring_url, master = (tmp_path / "keyring").as_uri(), tmp_path / "secrets" / "master.json"
+    first = initialise(keyring_url, master.as_uri())
+    content = master.read_bytes()
+    assert initialise(keyring_url, master.as_uri()).master_key_id == first.master_key_id
+    assert master.read_bytes() == content
+    with pytest.raises(ConfigurationError, match="BACKHUB_MASTER_KEY_URI"):
+        initialise(keyring_url, (tmp_path / "secrets" / "other.json").as_uri())
+    assert sorted(p.name for p in master.parent.iterdir()) == ["master.json"]
 
 
 def test_missing_keyset_is_a_clear_error_and_creates_nothing(env: StoreEnv) -> None:
@@ -116,10 +170,10 @@ def test_key_material_never_appears_in_reprs_or_errors(env: StoreEnv, tmp_path: 
 
 def test_local_master_keyset_is_created_private(tmp_path: Path) -> None:
     path = tmp_path / "secrets" / "master.json"
-    Keyring.from_urls((tmp_path / "kr").as_uri(), path.as_uri())
+    initialise((tmp_path / "kr").as_uri(), path.as_uri())
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     content = path.read_bytes()
-    Keyring.from_urls((tmp_path / "kr").as_uri(), path.as_uri())
+    initialise((tmp_path / "kr").as_uri(), path.as_uri())
     assert path.read_bytes() == content  # reused, never regenerated
 
 
