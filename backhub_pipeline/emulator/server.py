@@ -14,6 +14,7 @@ import socket
 import ssl
 import struct
 import sys
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -88,6 +89,33 @@ class Response:
         return cls.json(status, {"message": message, "documentation_url": docs, "status": str(status), **extra})
 
 
+class RequestCounts:
+    """Requests served since the last reset, by kind (``GET /_emulator/stats``), for benchmarks.
+
+    ``rest_rate_limited`` counts exactly the REST requests charged to a primary rate limit: per
+    GitHub's REST docs a 304 to a conditional request made with an Authorization header is free, as
+    is ``GET /rate_limit``. ``git`` counts every smart-HTTP request (ref advertisement and pack alike).
+    """
+
+    KINDS = ("rest", "rest_rate_limited", "rest_not_modified", "git", "download")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.counts = dict.fromkeys(self.KINDS, 0)
+
+    def add(self, *kinds: str) -> None:
+        with self.lock:
+            for kind in kinds:
+                self.counts[kind] += 1
+
+    def take(self, reset: bool = False) -> dict[str, int]:
+        with self.lock:
+            counts = dict(self.counts)
+            if reset:
+                self.counts = dict.fromkeys(self.KINDS, 0)
+            return counts
+
+
 class Emulator:
     """Everything a request handler needs: the world, credentials, limits, faults, and settings."""
 
@@ -113,6 +141,7 @@ class Emulator:
         self.log = log
         self.reseed: Any = None  # set by the CLI: rebuilds the world from scratch
         self.address = ("127.0.0.1", 0)
+        self.counts = RequestCounts()
 
     def installations(self) -> dict[int, dict[str, Any]]:
         return {inst["id"]: inst for inst in self.store.db["installations"]}
@@ -179,11 +208,13 @@ class Handler(BaseHTTPRequestHandler):
             return
         match = GIT_PATH.match(split.path)
         if match:
+            em.counts.add("git")
             git_http.serve(self, em, match, split.query, web)
             return
         match = DOWNLOAD_PATH.match(path) or ASSET_BLOB_PATH.match(path)
         if match:
             self.drain_body()
+            em.counts.add("download")
             self.send(api.download(em, match))
             return
         prefix = ""
@@ -197,6 +228,7 @@ class Handler(BaseHTTPRequestHandler):
         try:
             req.principal = em.authority.identify(req.headers.get("Authorization"), em.installations())
         except AuthError as exc:
+            em.counts.add("rest", "rest_rate_limited")
             bucket = em.limiter.consume("anonymous")
             resp = Response.error(401, exc.message)
             resp.headers += bucket.headers()
@@ -205,6 +237,7 @@ class Handler(BaseHTTPRequestHandler):
         free = req.path == "/rate_limit"
         before = em.limiter.peek(key)
         if before.remaining <= 0 and not free:
+            em.counts.add("rest")
             resp = Response.error(403, self.primary_message(req.principal), PRIMARY_DOCS)
             resp.headers += before.headers()
             return resp
@@ -219,8 +252,10 @@ class Handler(BaseHTTPRequestHandler):
             if wanted and (wanted.strip() == "*" or tag in [t.strip() for t in wanted.split(",")]):
                 resp = Response(304, b"", [("ETag", tag)], counts=False)
         if free or not resp.counts:
+            em.counts.add("rest", *(["rest_not_modified"] if resp.status == 304 else []))
             bucket = em.limiter.peek(key)
         else:
+            em.counts.add("rest", "rest_rate_limited")
             bucket = em.limiter.consume(key)
         resp.headers += bucket.headers("core")
         return resp
