@@ -17,10 +17,6 @@ What a daily backup costs each tool on the same GitHub world, one customer (defa
    - backhub: ``backhub backup --customer C --json`` (the path ``backhub demo`` takes: the partition
      runs in process on the embedded instance, every check included, local encrypted store), with
      ``BACKHUB_CLOCK_OFFSET_DAYS`` moved in step with the emulator's clock.
-4. ``--daemon``: the last activity day's partition is taken once more in a fresh home, launched
-   through the instance's run queue and the ``dagster-daemon`` (a process per step, as in production),
-   beside the same partition taken in process in another fresh home.
-
 Every tool run is a fresh child process. Per run: REST requests counted by the emulator
 (``/_emulator/stats``; "charged" are those GitHub would charge to the primary rate limit, so not the
 304s to conditional requests), git smart-HTTP requests, wall time, peak RSS of the process tree (the
@@ -68,7 +64,7 @@ MiB = 1024 * 1024
 class Row:
     """One tool's run on one simulated day."""
 
-    day: str  # "1".."N", "idle", "daemon", "in-process"
+    day: str  # "1".."N" or "idle"
     date: str
     tool: str
     seconds: float
@@ -220,11 +216,11 @@ def floor(world: World, work: Path, date: str) -> Row:
            "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}"}
     target = work / "floor"
     target.mkdir(parents=True, exist_ok=True)
+    sources = world.git_sources()
     script = "\n".join(f"git clone -q --mirror -- {shlex.quote(f'{world.emulator.git_url}/{path}')} {shlex.quote(str(target / path))}"
-                       for path in world.git_sources())
-    sources = len(world.git_sources())
+                       for path in sources)
     return measured(world, "1", date, "git clone --mirror", ["sh", "-e", "-c", script], env, work / "logs" / "floor.log",
-                    target, note=f"{sources} repositories and wikis")
+                    target, note=f"{len(sources)} repositories and wikis")
 
 
 def peer(world: World, program: Path, work: Path, day: str, date: str) -> Row:
@@ -262,6 +258,10 @@ def backhub(world: World, home: Path, work: Path, day: str, date: str, offset_da
         row.date = summary["date"]
         row.ok = row.ok and summary["success"] and not summary["checks_failed"]
         row.note = f"{summary['checks_passed']} checks passed" + (f", FAILED {summary['checks_failed']}" if summary["checks_failed"] else "")
+        # A full re-read (backhub's issues asset reads every repository again every chain_recut_days) shows here.
+        updated = summary["assets"].get("issues", {}).get("updated_records")
+        if updated is not None:
+            row.note += f"; {updated} of {summary['issues'] + summary['pull_requests']} issues+PRs re-read"
     return row
 
 
@@ -275,74 +275,6 @@ def _json_tail(log: Path) -> list[dict[str, Any]]:
         return []
 
 
-# ---- the daemon against in process ------------------------------------------------------------------
-def daemon_pair(world: World, work: Path, offset_days: int) -> list[Row]:
-    """The same partition taken twice, each in a fresh home (so both are first snapshots): in process,
-    then queued on the instance and launched by ``dagster-daemon`` as production does (a run worker
-    process, then a process per step). Queuing is not timed; the daemon's run is, from its start to the
-    run's end, with the daemon, the run worker and the step processes in the measured tree."""
-    row = backhub(world, work / "fresh-in-process", work, "in-process", "", offset_days)
-    env = backhub_env(world, work / "fresh-daemon", offset_days)
-    helper = [sys.executable, "-m", "bench.side_by_side_bench"]
-    queued = subprocess.run([*helper, "--queue-run", world.customer, row.date], env=env, cwd=ROOT, check=True,
-                            capture_output=True, text=True)
-    run_id = queued.stdout.split()[-1]
-    daemon_row = measured(world, "daemon", row.date, "backhub (daemon-launched)", [*helper, "--daemon-until-done", run_id],
-                          env, work / "logs" / "daemon.log", Path(env["DAGSTER_HOME"]) / "store", cwd=ROOT)
-    return [row, daemon_row]
-
-
-# Sensors that start runs of their own: stopped in the daemon's home, so it runs only the queued one.
-RUN_STARTING_SENSORS = ("daily_snapshot_sensor", "retention_sensor")
-
-
-def queue_run(customer: str, date: str) -> int:
-    """Queue ``snapshot_job`` for (customer, date) on the instance under ``DAGSTER_HOME``; print its run id."""
-    import uuid
-
-    import dagster as dg
-
-    from assets.partitions import SnapshotKey
-    from backhub_pipeline.definitions import defs
-    from backhub_pipeline.snapshots import ensure_partitions
-
-    key = SnapshotKey(customer, date)
-    with dg.DagsterInstance.get() as instance:
-        ensure_partitions(instance, [key])
-    dagster = str(Path(sys.executable).parent / "dagster")
-    workspace = ["-w", str(ROOT / "workspace.yaml")]
-    for sensor in RUN_STARTING_SENSORS:
-        subprocess.run([dagster, "sensor", "stop", sensor, *workspace], check=True, capture_output=True)
-    partitions = defs().resolve_job_def("snapshot_job").partitions_def
-    assert partitions is not None
-    tags = {**partitions.get_tags_for_partition_key(key.partition_key), "backhub/launched-by": "bench"}
-    run_id = str(uuid.uuid4())
-    subprocess.run([dagster, "job", "launch", *workspace, "-j", "snapshot_job", "--tags", json.dumps(tags),
-                    "--run-id", run_id], check=True, capture_output=True)
-    print(run_id)
-    return 0
-
-
-def daemon_until_done(run_id: str) -> int:
-    """Run ``dagster-daemon`` until the queued run ``run_id`` ends; exit 0 only if it succeeded."""
-    import dagster as dg
-
-    ends = (dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
-    daemon = subprocess.Popen([str(Path(sys.executable).parent / "dagster-daemon"), "run", "-w", str(ROOT / "workspace.yaml")])
-    try:
-        with dg.DagsterInstance.get() as instance:
-            while (run := instance.get_run_by_id(run_id)) is None or run.status not in ends:
-                if daemon.poll() is not None:
-                    print(f"dagster-daemon exited with {daemon.returncode}", file=sys.stderr)
-                    return 1
-                time.sleep(0.5)
-    finally:
-        daemon.terminate()
-        daemon.wait(timeout=60)
-    print(f"daemon-launched run {run_id}: {run.status.value}", flush=True)
-    return 0 if run.status == dg.DagsterRunStatus.SUCCESS else 1
-
-
 # ---- the report -------------------------------------------------------------------------------------
 def _mib(value: int) -> str:
     return f"{value / MiB:.1f}"
@@ -350,7 +282,7 @@ def _mib(value: int) -> str:
 
 def render(rows: list[Row], args: argparse.Namespace, repositories: int, git_sources: int, cache_bytes: int,
            partial: bool = False) -> str:
-    command = f"python -m bench.side_by_side_bench --scale {args.scale} --days {args.days}{' --daemon' if args.daemon else ''}"
+    command = f"python -m bench.side_by_side_bench --scale {args.scale} --days {args.days}"
     lines = [
         START,
         f"## Side by side with python-github-backup (`{command}`)",
@@ -372,7 +304,8 @@ def render(rows: list[Row], args: argparse.Namespace, repositories: int, git_sou
         f"mirrors, not a backup) was {_mib(cache_bytes)} MiB at the end.",
         "- REST: requests the emulator served; charged: those counted against GitHub's primary rate limit "
         "(all but 304s to conditional requests and `/rate_limit`); git: smart-HTTP requests. RSS tree: the sum "
-        "over the process and its descendants, sampled every 0.2 s (at least the largest process); RSS 1 proc: the "
+        "over the process and its descendants (a forked child's shared pages count again), sampled every 0.2 s "
+        "(at least the largest process); RSS 1 proc: the "
         "largest single process. Day 1 of backhub includes nothing of the emulator's seeding.",
         "",
         "| day | date | tool | REST | charged | 304 | git | wall s | peak RSS tree MiB | peak RSS 1 proc MiB | at rest MiB | ok | note |",
@@ -405,7 +338,9 @@ def verdicts(rows: list[Row], repositories: int, git_sources: int) -> list[str]:
         rest_allowed = 5 + repositories / 100
         added = idle.at_rest - before.at_rest
         out.append(f"- idle day, backhub: {idle.rest} REST requests (target at most {rest_allowed:g}: 5 + {repositories} repositories / 100), {idle.git} git "
-                   f"requests (target at most {git_sources}), {added / 1024:.1f} KiB added (target at most 64 KiB).")
+                   f"requests (target at most {git_sources}), {added / 1024:.1f} KiB added (target at most 64 KiB). "
+                   f"The idle day is simulated day {len(later) + 2}: from day 8 on, backhub's issues asset re-reads every "
+                   "repository in full every `chain_recut_days` (7), all on the same day (see the note column).")
     first, ground = pick("backhub", "1"), pick("git clone", "1")
     if first and ground:
         out.append(f"- day 1, backhub / `git clone --mirror` floor: **{first.seconds / ground.seconds:.2f}x** wall time "
@@ -415,10 +350,8 @@ def verdicts(rows: list[Row], repositories: int, git_sources: int) -> list[str]:
         out.append(f"- peak RSS, backhub: {_mib(max(r.tree_rss for r in ours))} MiB process tree, "
                    f"{_mib(max(r.process_rss for r in ours))} MiB largest process (target at most 250 MB with a "
                    "1 GiB repository in the set; this set has none that large).")
-    daemon, in_process = pick("backhub (daemon", "daemon"), pick("backhub", "in-process")
-    if daemon and in_process:
-        out.append(f"- daemon-launched / in-process run of the same partition: **{daemon.seconds / in_process.seconds:.2f}x** "
-                   "(target at most 1.3x; both in fresh homes, so both are first snapshots).")
+    out.append("- not measured here: a daemon-launched run against the in-process time of the same partition "
+               "(target at most 1.3x); `bench.scale_bench` times daemon-launched runs on the production shape.")
     return out
 
 
@@ -448,16 +381,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", default="medium", choices=["tiny", "small", "medium"])
     parser.add_argument("--days", type=int, default=7, help="simulated days with activity (then one idle day)")
     parser.add_argument("--customer", default="acme-corp", help="installation account to back up")
-    parser.add_argument("--daemon", action="store_true", help="also time a daemon-launched run against an in-process one")
     parser.add_argument("--no-readme", action="store_true", help="print the table, do not write bench/README.md")
     parser.add_argument("--keep", type=Path, help="work here and keep it (default: a temporary folder, removed)")
-    parser.add_argument("--queue-run", nargs=2, metavar=("CUSTOMER", "DATE"), help=argparse.SUPPRESS)
-    parser.add_argument("--daemon-until-done", metavar="RUN_ID", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.queue_run:
-        return queue_run(*args.queue_run)
-    if args.daemon_until_done:
-        return daemon_until_done(args.daemon_until_done)
     if args.days < 1:
         parser.error("--days must be at least 1")
     args.load = os.getloadavg()
@@ -497,9 +423,6 @@ def main(argv: list[str] | None = None) -> int:
             date = (dt.datetime.now(dt.UTC).date() + dt.timedelta(days=offset)).isoformat()
             record(peer(world, program, work, "idle", date))
             record(backhub(world, home, work, "idle", date, offset))
-            if args.daemon:
-                for row in daemon_pair(world, work, offset):
-                    record(row)
             section = report(partial=False)
     finally:
         if not args.keep:
