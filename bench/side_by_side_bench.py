@@ -17,12 +17,14 @@ What a daily backup costs each tool on the same GitHub world, one customer (defa
    - backhub: ``backhub backup --customer C --json`` (the path ``backhub demo`` takes: the partition
      runs in process on the embedded instance, every check included, local encrypted store), with
      ``BACKHUB_CLOCK_OFFSET_DAYS`` moved in step with the emulator's clock.
+
 Every tool run is a fresh child process. Per run: REST requests counted by the emulator
 (``/_emulator/stats``; "charged" are those GitHub would charge to the primary rate limit, so not the
 304s to conditional requests), git smart-HTTP requests, wall time, peak RSS of the process tree (the
 sum over the child and its descendants, sampled every 0.2 s) and of its largest single process
 (``wait4``'s ``ru_maxrss``), and bytes at rest afterwards (the peer's output folder; backhub's store,
-not its git cache, which is reported on its own). Results go to bench/README.md (``--no-readme``: print only).
+not its git cache, which is reported on its own). Results go to bench/README.md after every run
+(``--no-readme``: print only). Not measured yet: a daemon-launched run beside an in-process one.
 """
 
 from __future__ import annotations
