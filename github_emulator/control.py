@@ -10,6 +10,9 @@
 - ``POST /_emulator/tokens/expire`` every installation token issued so far stops working now
 - ``POST /_emulator/repos/delete``  ``{"full_name": "owner/name"}``
 - ``POST /_emulator/repos/rename``  ``{"full_name": "owner/name", "new_name": "..."}``
+- ``GET  /_emulator/stats``         requests served since start or the last reset, by kind (see
+                                    ``emulator.RequestCounts``); ``POST /_emulator/stats/reset`` zeroes them
+                                    and returns the counts it zeroed
 - ``POST /_emulator/reset``         back to the freshly seeded world (git and state), limits and faults
 """
 
@@ -37,6 +40,10 @@ def handle(em: Emulator, req: Request) -> Response:
             return Response.json(200, state(store))
         if route == ("GET", "/_emulator/info"):
             return Response.json(200, em.info)
+        if route == ("GET", "/_emulator/stats"):
+            return Response.json(200, em.counts.take())
+        if route == ("POST", "/_emulator/stats/reset"):
+            return Response.json(200, em.counts.take(reset=True))
         if route == ("POST", "/_emulator/advance"):
             return Response.json(200, activity.advance(store, int(body.get("days", 1))))
         if route == ("POST", "/_emulator/clock"):

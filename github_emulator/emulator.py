@@ -2,12 +2,41 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from .auth import Authority
 from .faults import Faults
 from .ratelimit import RateLimiter
 from .state import Store
+
+
+class RequestCounts:
+    """Requests served since the last reset, by kind (``GET /_emulator/stats``), for benchmarks.
+
+    ``rest_rate_limited`` counts exactly the REST requests charged to a primary rate limit: per
+    GitHub's REST docs a 304 to a conditional request made with an Authorization header is free, as
+    is ``GET /rate_limit``. ``git`` counts every smart-HTTP request (ref advertisement and pack alike).
+    """
+
+    KINDS = ("rest", "rest_rate_limited", "rest_not_modified", "git", "download")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.counts = dict.fromkeys(self.KINDS, 0)
+
+    def add(self, *kinds: str) -> None:
+        with self.lock:
+            for kind in kinds:
+                self.counts[kind] += 1
+
+    def take(self, reset: bool = False) -> dict[str, int]:
+        with self.lock:
+            counts = dict(self.counts)
+            if reset:
+                self.counts = dict.fromkeys(self.KINDS, 0)
+            return counts
+
 
 
 class Emulator:
@@ -35,6 +64,7 @@ class Emulator:
         self.log = log
         self.reseed: Any = None  # set by the CLI: rebuilds the world from scratch
         self.address = ("127.0.0.1", 0)
+        self.counts = RequestCounts()
 
     def installations(self) -> dict[int, dict[str, Any]]:
         return {inst["id"]: inst for inst in self.store.db["installations"]}

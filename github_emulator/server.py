@@ -106,11 +106,13 @@ class Handler(BaseHTTPRequestHandler):
             return
         match = GIT_PATH.match(split.path)
         if match:
+            em.counts.add("git")
             git_http.serve(self, em, match, split.query, web)
             return
         match = DOWNLOAD_PATH.match(path) or ASSET_BLOB_PATH.match(path)
         if match:
             self.drain_body()
+            em.counts.add("download")
             self.send(api.download(em, match))
             return
         prefix = ""
@@ -124,6 +126,7 @@ class Handler(BaseHTTPRequestHandler):
         try:
             req.principal = em.authority.identify(req.headers.get("Authorization"), em.installations())
         except AuthError as exc:
+            em.counts.add("rest", "rest_rate_limited")
             bucket = em.limiter.consume("anonymous")
             resp = Response.error(401, exc.message)
             resp.headers += bucket.headers()
@@ -132,6 +135,7 @@ class Handler(BaseHTTPRequestHandler):
         free = req.path == "/rate_limit"
         before = em.limiter.peek(key)
         if before.remaining <= 0 and not free:
+            em.counts.add("rest")
             resp = Response.error(403, self.primary_message(req.principal), PRIMARY_DOCS)
             resp.headers += before.headers()
             return resp
@@ -146,8 +150,10 @@ class Handler(BaseHTTPRequestHandler):
             if wanted and (wanted.strip() == "*" or tag in [t.strip() for t in wanted.split(",")]):
                 resp = Response(304, b"", [("ETag", tag)], counts=False)
         if free or not resp.counts:
+            em.counts.add("rest", *(["rest_not_modified"] if resp.status == 304 else []))
             bucket = em.limiter.peek(key)
         else:
+            em.counts.add("rest", "rest_rate_limited")
             bucket = em.limiter.consume(key)
         resp.headers += bucket.headers("core")
         return resp
