@@ -80,24 +80,25 @@ def snapshot(
                 except Exception as exc:  # the store unavailable, say: the step fails and is retried
                     failures.append((f"{asset}:{check.spec.name}", exc))
 
-    for asset in BACKUP_ASSETS:
+    def capture(asset: str) -> Iterator[dg.MaterializeResult]:
         if asset in selected:
             try:
                 result = steps[asset]()
-            except Exception as exc:
+            except Exception as exc:  # recorded; the other assets are still captured
                 failures.append((asset, exc))
-                if asset == "inventory":
-                    break  # the others back up what the inventory lists
-                continue
+                return
             yield dg.MaterializeResult(asset_key=asset, metadata=result.metadata)
-        if asset == "inventory":
-            gate = list(evaluate(asset))
-            yield from gate
-            if failures or not all(result.passed for result in gate if _blocking(result)):
-                break  # a blocking check failed: the others must not build on this inventory
-    else:
-        for asset in BACKUP_ASSETS[1:]:
-            if not any(failed == asset for failed, _ in failures):
+
+    first, *others = BACKUP_ASSETS
+    yield from capture(first)
+    gate = [] if failures else list(evaluate(first))
+    yield from gate
+    # The others back up what the inventory lists: not without one, nor on one that failed a blocking check.
+    if not failures and all(result.passed for result in gate if _blocking(result)):
+        for asset in others:
+            yield from capture(asset)
+        for asset in others:
+            if asset not in {name for name, _ in failures}:
                 yield from evaluate(asset)
     if failures:
         raise _step_failure(failures) from failures[0][1]

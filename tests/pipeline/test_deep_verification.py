@@ -56,8 +56,8 @@ def test_a_blob_corrupted_after_its_day_passes_the_next_daily_checks_and_fails_d
     observations = [event.event_specific_data.asset_observation for event in result.all_events
                     if event.event_type_value == "ASSET_OBSERVATION"]
     verdicts = {(o.asset_key.to_user_string(), o.partition): o.metadata["deep_verified_ok"].value for o in observations}
-    assert verdicts[("repositories", str(SnapshotKey(customer, first_day)))] is False
-    assert verdicts[("repositories", str(SnapshotKey(customer, day2.date)))] is False
+    assert verdicts.get(("repositories", str(SnapshotKey(customer, first_day)))) is False, verdicts
+    assert verdicts.get(("repositories", str(SnapshotKey(customer, day2.date)))) is False, verdicts
     assert all("last_deep_verified" in o.metadata for o in observations)
 
 
