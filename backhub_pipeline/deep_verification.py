@@ -15,6 +15,8 @@ No ``from __future__ import annotations`` here: Dagster inspects the ``context``
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Iterator
+from typing import Any
 
 import dagster as dg
 from dagster import OpExecutionContext
@@ -57,7 +59,9 @@ def deep_verify_op(
     git: GitResource,
     audit: AuditLogResource,
     clock: Clock,
-) -> dg.Output[None]:
+) -> Iterator[Any]:
+    """Yields each observation as it is made: events logged with ``context.log_event`` are lost when the
+    step then fails, and a failing verification is the one whose observations matter most."""
     store_client, git_client, log = store.get_client(), git.get_client(), audit.get_client()
     problems: list[str] = []
     verified = 0
@@ -82,7 +86,7 @@ def deep_verify_op(
                     metadata["first_problem"] = dg.MetadataValue.text(result.problems[0][:500])
                 partition = str(SnapshotKey(customer, date))
                 for asset in BACKUP_ASSETS:
-                    context.log_event(dg.AssetObservation(asset_key=asset, partition=partition, metadata=metadata))
+                    yield dg.AssetObservation(asset_key=asset, partition=partition, metadata=metadata)
             extra.update(outcome="ok" if not found else "failed", problems=found[:20])
         problems.extend(found)
     metadata = {"snapshots_verified": dg.MetadataValue.int(verified), "problems": dg.MetadataValue.int(len(problems))}
@@ -92,7 +96,7 @@ def deep_verify_op(
             metadata={**metadata, "details": dg.MetadataValue.md("\n".join(f"- {p}" for p in problems[:100]))},
             allow_retries=False,
         )
-    return dg.Output(None, metadata=metadata)
+    yield dg.Output(None, metadata=metadata)
 
 
 @dg.job(description="Verify customers' snapshots in full (every chain restored and fsck'ed, every blob read).",
