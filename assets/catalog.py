@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from assets.checks import ALL_CHECKS
-from assets.inventory import inventory
-from assets.issues import issues
-from assets.repositories import repositories
-from assets.wikis import wikis
+from assets.snapshot import snapshot
 
-ASSETS = [inventory, repositories, issues, wikis]
-CHECKS = ALL_CHECKS
+# One multi-asset: the four backup assets and their checks run as one step per snapshot.
+ASSETS = [snapshot]
+CHECKS: list = []  # the checks are the snapshot's own check specs (assets/checks.py)

@@ -1,168 +1,183 @@
-"""Checks that prove each snapshot is trustworthy (DESIGN.md section 4), as predicates.
+"""Checks that prove what one day's snapshot wrote is trustworthy (DESIGN.md section 4), as predicates.
 
-- ``blobs_decrypt`` (blocking, every asset): every blob the manifest names exists, decrypts under the
-  customer's key and hashes to its id.
-- ``git_data_restores`` (blocking, repositories and wikis): each bundle chain unbundles into a scratch
-  repository whose refs equal the recorded tips and which passes ``git fsck``.
+They run inside the snapshot step (``assets/snapshot.py``) right after the capture, and cost what that
+day wrote (``assets/verification.py`` says why that is enough); the deep verification job re-reads
+every chain and blob on a weekly rotation.
+
+- ``blobs_decrypt`` (blocking, every asset): the manifest decrypts, every blob it names exists, and
+  every blob the asset's previous manifest did not name decrypts under the customer's key and hashes
+  to its id.
+- ``git_data_restores`` (blocking, repositories and wikis): each bundle written that day takes the chain
+  to the recorded tips: an increment is proven against the capture's mirror, anything else is
+  restored into a scratch repository whose refs must equal the recorded tips and which passes ``git fsck``.
 - ``covers_inventory`` (repositories, issues, wikis): every repository in the inventory has an entry,
   with data or an explicit recorded reason.
-- ``issue_table_is_valid`` (issues): the Great Expectations suite on the issues table.
+- ``issue_table_is_valid`` (issues): the Great Expectations suite on the issue chunks written that day.
 """
 
+from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import dagster as dg
-from dagster import AssetCheckExecutionContext
 
-from assets.git_chain import restore_chain
-from assets.inventory import inventory
 from assets.issue_expectations import issues_table, validate_issues
-from assets.issues import issues, read_records
-from assets.partitions import SnapshotKey, snapshot_partitions
-from assets.repositories import repositories
-from assets.wikis import wikis
-from resources.errors import BackhubError, SnapshotNotFoundError
-from resources.git import GitResource
-from resources.snapshot_store import Manifest, SnapshotStore, SnapshotStoreResource
+from assets.issues import decode_chunk
+from assets.partitions import SnapshotKey
+from assets.verification import (
+    chain_problems,
+    increment_proven,
+    previous_manifest,
+    read_blobs,
+    unchanged_since,
+    written_that_day,
+)
+from resources.errors import IntegrityError, SnapshotNotFoundError
+from resources.git import Git
+from resources.snapshot_store import SnapshotStore
 
 ERROR = dg.AssetCheckSeverity.ERROR
-CHECK_OPTIONS = dict(partitions_def=snapshot_partitions)
 
 
-def _manifest(store: SnapshotStore, key: SnapshotKey, asset: str) -> Manifest | dg.AssetCheckResult:
-    try:
-        return store.read_manifest(key.customer, key.date, asset)
-    except SnapshotNotFoundError as exc:
-        return dg.AssetCheckResult(passed=False, severity=ERROR, description=f"no committed snapshot: {exc}")
+@dataclass(frozen=True)
+class SnapshotCheck:
+    """One check of one asset: its spec for the definitions, and how it is evaluated."""
+
+    spec: dg.AssetCheckSpec
+    evaluate: Callable[[SnapshotStore, Git, SnapshotKey, str], tuple[bool, str | None, dict[str, Any]]]
+
+    @property
+    def asset(self) -> str:
+        return self.spec.asset_key.to_user_string()
+
+    def __call__(self, store: SnapshotStore, git: Git, key: SnapshotKey) -> dg.AssetCheckResult:
+        try:
+            passed, description, metadata = self.evaluate(store, git, key, self.asset)
+        except (SnapshotNotFoundError, IntegrityError) as exc:
+            passed, description, metadata = False, f"{type(exc).__name__}: {exc}", {}
+        return dg.AssetCheckResult(asset_key=self.spec.asset_key, check_name=self.spec.name, passed=passed,
+                                   severity=ERROR, description=description, metadata=metadata)
 
 
 def _problems(problems: list[str]) -> dict[str, Any]:
     return {"problems": dg.MetadataValue.md("\n".join(f"- {problem}" for problem in problems[:50]))} if problems else {}
 
 
-def _blobs_decrypt(asset: dg.AssetsDefinition) -> dg.AssetChecksDefinition:
-    name = asset.key.to_user_string()
-
-    @dg.asset_check(asset=asset, name="blobs_decrypt", blocking=True, **CHECK_OPTIONS)
-    def check(context: AssetCheckExecutionContext, store: SnapshotStoreResource) -> dg.AssetCheckResult:
-        key = SnapshotKey.parse(context.partition_key)
-        report = store.get_client().verify(key.customer, key.date, read_data=True, assets=[name])
-        return dg.AssetCheckResult(
-            passed=report.ok,
-            severity=ERROR,
-            description=None if report.ok else f"{len(report.problems)} problem(s); first: {report.problems[0]}",
-            metadata={"blobs_checked": report.blobs_checked, "bytes_read": report.bytes_read, **_problems(report.problems)},
-        )
-
-    return check
+def _verdict(problems: list[str], metadata: dict[str, Any]) -> tuple[bool, str | None, dict[str, Any]]:
+    description = None if not problems else f"{len(problems)} problem(s); first: {problems[0]}"
+    return not problems, description, {**metadata, **_problems(problems)}
 
 
-def _git_data_restores(asset: dg.AssetsDefinition) -> dg.AssetChecksDefinition:
-    name = asset.key.to_user_string()
-
-    @dg.asset_check(asset=asset, name="git_data_restores", blocking=True, **CHECK_OPTIONS)
-    def check(context: AssetCheckExecutionContext, store: SnapshotStoreResource, git: GitResource) -> dg.AssetCheckResult:
-        key = SnapshotKey.parse(context.partition_key)
-        client = store.get_client()
-        manifest = _manifest(client, key, name)
-        if isinstance(manifest, dg.AssetCheckResult):
-            return manifest
-        git_client = git.get_client()
-        problems: list[str] = []
-        checked = 0
-        for entry in manifest.body["repositories"].values():
-            if not entry.get("chain"):
-                continue
-            with tempfile.TemporaryDirectory(prefix="backhub-check-") as scratch:
-                target = Path(scratch) / "repo.git"
-                try:
-                    refs = restore_chain(git_client, client, key.customer, entry, target)
-                    if refs != entry["tips"]:
-                        missing = sorted(set(entry["tips"]) ^ set(refs)) or sorted(
-                            ref for ref in refs if refs[ref] != entry["tips"].get(ref))
-                        problems.append(f"{entry['full_name']}: restored refs differ from recorded tips: {missing[:5]}")
-                    git_client.fsck(target)
-                except BackhubError as exc:
-                    problems.append(f"{entry['full_name']}: {exc}")
-            checked += 1
-        return dg.AssetCheckResult(
-            passed=not problems,
-            severity=ERROR,
-            description=problems[0] if problems else None,
-            metadata={"chains_restored": checked, **_problems(problems)},
-        )
-
-    return check
+def blobs_decrypt(store: SnapshotStore, git: Git, key: SnapshotKey, asset: str) -> tuple[bool, str | None, dict[str, Any]]:
+    """Every blob the manifest names exists; each one written that day decrypts and hashes to its id."""
+    manifest = store.read_manifest(key.customer, key.date, asset)
+    present = store.verify(key.customer, key.date, read_data=False, assets=[asset])  # one listing, not a read each
+    written = written_that_day(manifest, previous_manifest(store, manifest))
+    problems, read = read_blobs(store, manifest, written)
+    return _verdict([*present.problems, *problems], {
+        "blobs_checked": len(manifest.blobs), "blobs_read": len(written), "bytes_read": read})
 
 
-def _covers_inventory(asset: dg.AssetsDefinition, has_data: Callable[[dict[str, Any]], bool]) -> dg.AssetChecksDefinition:
-    name = asset.key.to_user_string()
-
-    @dg.asset_check(asset=asset, name="covers_inventory", additional_deps=[inventory], **CHECK_OPTIONS)
-    def check(context: AssetCheckExecutionContext, store: SnapshotStoreResource) -> dg.AssetCheckResult:
-        key = SnapshotKey.parse(context.partition_key)
-        client = store.get_client()
-        listing = _manifest(client, key, "inventory")
-        manifest = _manifest(client, key, name)
-        for result in (listing, manifest):
-            if isinstance(result, dg.AssetCheckResult):
-                return result
-        entries = manifest.body["repositories"]
-        problems = []
-        for repo in listing.body["repositories"]:
-            entry = entries.get(str(repo["id"]))
-            if entry is None:
-                problems.append(f"{repo['full_name']}: missing")
-            elif not has_data(entry) and not entry.get("reason"):
-                problems.append(f"{repo['full_name']}: no data and no recorded reason")
-        reasons = sum(1 for entry in entries.values() if entry.get("reason"))
-        return dg.AssetCheckResult(
-            passed=not problems,
-            severity=ERROR,
-            description=problems[0] if problems else None,
-            metadata={"repositories": len(listing.body["repositories"]), "with_recorded_reason": reasons,
-                      **_problems(problems)},
-        )
-
-    return check
+def git_data_restores(store: SnapshotStore, git: Git, key: SnapshotKey, asset: str) -> tuple[bool, str | None, dict[str, Any]]:
+    """Each bundle written that day takes the chain to the recorded tips (restores and passes git fsck)."""
+    manifest = store.read_manifest(key.customer, key.date, asset)
+    previous = previous_manifest(store, manifest)
+    previous_entries: dict[str, Any] = previous.body.get("repositories", {}) if previous else {}
+    where = f"{key.customer}/{key.date}/{asset}"
+    problems: list[str] = []
+    counts = {"chains_reused": 0, "increments_proven": 0, "chains_restored": 0}
+    for repo_id, entry in manifest.body["repositories"].items():
+        if not entry.get("chain"):
+            continue
+        before = previous_entries.get(repo_id)
+        if unchanged_since(entry, before):
+            counts["chains_reused"] += 1
+            continue
+        mirror = git.mirror_path(key.customer, entry["full_name"], wiki=asset == "wikis")
+        if increment_proven(git, store, key.customer, entry, before, mirror):
+            counts["increments_proven"] += 1
+            continue
+        problems.extend(chain_problems(git, store, key.customer, entry, where))
+        counts["chains_restored"] += 1
+    return _verdict(problems, counts)
 
 
-@dg.asset_check(asset=issues, name="issue_table_is_valid", **CHECK_OPTIONS)
-def issue_table_is_valid(context: AssetCheckExecutionContext, store: SnapshotStoreResource) -> dg.AssetCheckResult:
-    """Unique numbers per repository, non-null ids, valid states, created <= updated, comments all stored."""
-    key = SnapshotKey.parse(context.partition_key)
-    client = store.get_client()
-    manifest = _manifest(client, key, "issues")
-    if isinstance(manifest, dg.AssetCheckResult):
-        return manifest
-    rows = (
-        (entry["full_name"], record)
-        for entry in manifest.body["repositories"].values()
-        for record in read_records(client, key.customer, entry)
-    )
+def covers_inventory(store: SnapshotStore, git: Git, key: SnapshotKey, asset: str) -> tuple[bool, str | None, dict[str, Any]]:
+    """Every repository in the inventory has an entry, with data or an explicit recorded reason."""
+    listing = store.read_manifest(key.customer, key.date, "inventory")
+    entries = store.read_manifest(key.customer, key.date, asset).body["repositories"]
+    has_data = _HAS_DATA[asset]
+    problems = []
+    for repo in listing.body["repositories"]:
+        entry = entries.get(str(repo["id"]))
+        if entry is None:
+            problems.append(f"{repo['full_name']}: missing")
+        elif not has_data(entry) and not entry.get("reason"):
+            problems.append(f"{repo['full_name']}: no data and no recorded reason")
+    reasons = sum(1 for entry in entries.values() if entry.get("reason"))
+    return not problems, problems[0] if problems else None, {
+        "repositories": len(listing.body["repositories"]), "with_recorded_reason": reasons, **_problems(problems)}
+
+
+def issue_table_is_valid(store: SnapshotStore, git: Git, key: SnapshotKey, asset: str) -> tuple[bool, str | None, dict[str, Any]]:
+    """Unique numbers per repository, non-null ids, valid states, created <= updated, comments all stored,
+    over the chunks written that day (an unchanged chunk is the blob that passed on its own day)."""
+    manifest = store.read_manifest(key.customer, key.date, asset)
+    written = set(written_that_day(manifest, previous_manifest(store, manifest)))
+    size = int(manifest.body.get("chunk_size") or 100)
+    rows: list[tuple[str, dict[str, Any]]] = []
+    strays: list[str] = []
+    chunks = 0
+    for entry in manifest.body["repositories"].values():
+        for chunk_id, info in _new_chunks(entry, written):
+            chunks += 1
+            for number, record in sorted(decode_chunk(store.read_blob(key.customer, info["blob"])).items()):
+                if number // size != int(chunk_id):  # numbers are unique across chunks only if each is in its own
+                    strays.append(f"{entry['full_name']}#{number} stored in chunk {chunk_id}")
+                rows.append((entry["full_name"], record))
     outcomes = validate_issues(issues_table(rows))
-    failed = [outcome for outcome in outcomes if not outcome.success]
-    return dg.AssetCheckResult(
-        passed=not failed,
-        severity=ERROR,
-        description="; ".join(f"{o.expectation}: {o.unexpected_count} unexpected, e.g. {o.examples[:2]}" for o in failed) or None,
-        metadata={outcome.expectation: outcome.success for outcome in outcomes},
-    )
+    failed = [f"{o.expectation}: {o.unexpected_count} unexpected, e.g. {o.examples[:2]}" for o in outcomes if not o.success]
+    if strays:
+        failed.append(f"issue outside its chunk's number range: {len(strays)}, e.g. {strays[:2]}")
+    return not failed, "; ".join(failed) or None, {
+        "chunks_validated": chunks, "rows_validated": len(rows),
+        **{outcome.expectation: outcome.success for outcome in outcomes}}
+
+
+def _new_chunks(entry: dict[str, Any], written: set[str]) -> list[tuple[str, dict[str, Any]]]:
+    return [(chunk_id, info) for chunk_id, info in (entry.get("chunks") or {}).items() if info["blob"] in written]
 
 
 def _has_git_data(entry: dict[str, Any]) -> bool:
     return "tips" in entry or "state" in entry
 
 
-ALL_CHECKS = [
-    *(_blobs_decrypt(asset) for asset in (inventory, repositories, issues, wikis)),
-    *(_git_data_restores(asset) for asset in (repositories, wikis)),
-    _covers_inventory(repositories, _has_git_data),
-    _covers_inventory(wikis, _has_git_data),
-    _covers_inventory(issues, lambda entry: "chunks" in entry),
-    issue_table_is_valid,
+_HAS_DATA: dict[str, Callable[[dict[str, Any]], bool]] = {
+    "repositories": _has_git_data,
+    "wikis": _has_git_data,
+    "issues": lambda entry: "chunks" in entry,
+}
+
+
+def _check(asset: str, name: str, evaluate: Callable[..., Any], *, blocking: bool = False,
+           additional_deps: tuple[str, ...] = ()) -> SnapshotCheck:
+    description = (evaluate.__doc__ or "").strip().split("\n\n")[0] or None
+    return SnapshotCheck(dg.AssetCheckSpec(name, asset=asset, blocking=blocking, description=description,
+                                           additional_deps=list(additional_deps)), evaluate)
+
+
+SNAPSHOT_CHECKS = [
+    *(_check(asset, "blobs_decrypt", blobs_decrypt, blocking=True)
+      for asset in ("inventory", "repositories", "issues", "wikis")),
+    *(_check(asset, "git_data_restores", git_data_restores, blocking=True) for asset in ("repositories", "wikis")),
+    *(_check(asset, "covers_inventory", covers_inventory, additional_deps=("inventory",))
+      for asset in ("repositories", "wikis", "issues")),
+    _check("issues", "issue_table_is_valid", issue_table_is_valid),
 ]
+
+
+def checks_of(asset: str) -> list[SnapshotCheck]:
+    return [check for check in SNAPSHOT_CHECKS if check.asset == asset]
+

@@ -24,7 +24,8 @@ RETRY = dg.RetryPolicy(max_retries=2, delay=20, backoff=dg.Backoff.EXPONENTIAL, 
 # limited per customer by dagster.yaml.
 BACKFILL = dg.BackfillPolicy.multi_run(max_partitions_per_run=1)
 
-ASSET_OPTIONS = dict(partitions_def=snapshot_partitions, group_name="backup", retry_policy=RETRY, backfill_policy=BACKFILL)
+ASSET_OPTIONS = dict(partitions_def=snapshot_partitions, retry_policy=RETRY, backfill_policy=BACKFILL)
+GROUP = "backup"
 
 
 @contextmanager

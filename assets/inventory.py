@@ -8,7 +8,7 @@ import dagster as dg
 from dagster import AssetExecutionContext
 
 from assets.capture import Capture
-from assets.common import ASSET_OPTIONS, backup_step
+from assets.common import backup_step
 from assets.policy import BackupPolicy
 from resources import names
 from resources.audit import AuditLogResource, canonical_json
@@ -35,17 +35,16 @@ def repository_metadata(client: InstallationClient, raw: dict[str, Any]) -> dict
     }
 
 
-@dg.asset(**ASSET_OPTIONS, kinds={"github"})
-def inventory(
+def back_up_inventory(
     context: AssetExecutionContext,
+    *,
     github: GitHubAppResource,
     store: SnapshotStoreResource,
     clock: Clock,
     policy: BackupPolicy,
     audit: AuditLogResource,
 ) -> dg.MaterializeResult:
-    """The customer's repositories with their metadata (repo object, topics, labels, milestones,
-    releases, and collaborators and hooks where the App may read them)."""
+    """The ``inventory`` step of a snapshot (``assets/snapshot.py``)."""
     log = audit.get_client()
     with backup_step(context, "inventory", log):
         return capture_inventory(Capture(context, store.get_client(), clock, policy, log), github, context)

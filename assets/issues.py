@@ -20,8 +20,7 @@ import dagster as dg
 from dagster import AssetExecutionContext
 
 from assets.capture import Capture
-from assets.common import ASSET_OPTIONS, backup_step
-from assets.inventory import inventory
+from assets.common import backup_step
 from assets.policy import BackupPolicy
 from resources.audit import AuditLogResource, canonical_json
 from resources.clock import Clock
@@ -182,16 +181,16 @@ def snapshot_issues(
     }
 
 
-@dg.asset(**ASSET_OPTIONS, deps=[inventory], kinds={"github"})
-def issues(
+def back_up_issues(
     context: AssetExecutionContext,
+    *,
     github: GitHubAppResource,
     store: SnapshotStoreResource,
     clock: Clock,
     policy: BackupPolicy,
     audit: AuditLogResource,
 ) -> dg.MaterializeResult:
-    """Issues and pull requests with comments, reviews and review comments, per repository."""
+    """The ``issues`` step of a snapshot (``assets/snapshot.py``)."""
     log = audit.get_client()
     with backup_step(context, "issues", log):
         return capture_issues(Capture(context, store.get_client(), clock, policy, log), github, policy)

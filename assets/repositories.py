@@ -11,9 +11,8 @@ import dagster as dg
 from dagster import AssetExecutionContext
 
 from assets.capture import Capture
-from assets.common import ASSET_OPTIONS, backup_step
+from assets.common import backup_step
 from assets.git_chain import snapshot_git
-from assets.inventory import inventory
 from assets.policy import BackupPolicy
 from resources.audit import AuditLogResource
 from resources.clock import Clock
@@ -119,9 +118,9 @@ def _back_up(capture: Capture, *, asset: str, wiki: bool, github: GitHubAppResou
     return dg.MaterializeResult(metadata=capture.metadata(api_requests=requests, **counts))
 
 
-@dg.asset(**ASSET_OPTIONS, deps=[inventory], kinds={"git"})
-def repositories(
+def back_up_repositories(
     context: AssetExecutionContext,
+    *,
     github: GitHubAppResource,
     git: GitResource,
     store: SnapshotStoreResource,
@@ -129,6 +128,6 @@ def repositories(
     policy: BackupPolicy,
     audit: AuditLogResource,
 ) -> dg.MaterializeResult:
-    """Every ref of every repository (heads, tags, pull refs, notes) as a chain of bundles."""
+    """The ``repositories`` step of a snapshot (``assets/snapshot.py``)."""
     return back_up_git_data(context, asset="repositories", wiki=False, github=github, git=git, store=store,
                             clock=clock, policy=policy, audit=audit)

@@ -4,8 +4,6 @@
 import dagster as dg
 from dagster import AssetExecutionContext
 
-from assets.common import ASSET_OPTIONS
-from assets.inventory import inventory
 from assets.policy import BackupPolicy
 from assets.repositories import back_up_git_data
 from resources.audit import AuditLogResource
@@ -15,9 +13,9 @@ from resources.github import GitHubAppResource
 from resources.snapshot_store import SnapshotStoreResource
 
 
-@dg.asset(**ASSET_OPTIONS, deps=[inventory], kinds={"git"})
-def wikis(
+def back_up_wikis(
     context: AssetExecutionContext,
+    *,
     github: GitHubAppResource,
     git: GitResource,
     store: SnapshotStoreResource,
@@ -25,6 +23,6 @@ def wikis(
     policy: BackupPolicy,
     audit: AuditLogResource,
 ) -> dg.MaterializeResult:
-    """Each repository's wiki: its bundle chain when populated, otherwise its recorded state."""
+    """The ``wikis`` step of a snapshot (``assets/snapshot.py``)."""
     return back_up_git_data(context, asset="wikis", wiki=True, github=github, git=git, store=store,
                             clock=clock, policy=policy, audit=audit)

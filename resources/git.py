@@ -521,6 +521,42 @@ class Git:
                 "(restore it from another snapshot)"
             )
 
+    def check_increment(self, mirror: Path, bundle: Path, previous_tips: Iterable[str], tips: Iterable[str]) -> None:
+        """Prove that an incremental bundle takes a chain restoring ``previous_tips`` to one restoring
+        ``tips``, without rebuilding the chain: its prerequisites are reachable from ``previous_tips``,
+        it unbundles (``index-pack`` hashes every object) into a scratch repository that borrows
+        ``mirror``'s objects read-only, and it carries every object reachable from ``tips`` but not
+        from ``previous_tips``. IntegrityError naming what is wrong; the mirror is never written."""
+        previous = sorted({names.sha(value) for value in previous_tips})
+        wanted = sorted({names.sha(value) for value in tips})
+        bundle = Path(bundle).absolute()
+        with tempfile.TemporaryDirectory(prefix="backhub-increment-") as scratch_dir:
+            scratch = Path(scratch_dir) / "repo.git"
+            self._init(scratch)
+            (scratch / "objects" / "info" / "alternates").write_text(f"{(Path(mirror) / 'objects').absolute()}\n")
+            header = read_bundle_header(bundle)
+            if header.prerequisites and self.unreachable_since(scratch, header.prerequisites, previous):
+                raise IntegrityError(f"bundle {bundle.name}: a prerequisite is not reachable from the previous "
+                                     "snapshot's tips, so the chain does not supply it")
+            result = self._run(["bundle", "unbundle", str(bundle)], git_dir=scratch, what=f"unbundle {bundle.name}",
+                               check=False)
+            if result.returncode != 0:
+                raise IntegrityError(f"unbundle {bundle.name}: {_stderr(result)}; the bundle is damaged")
+            carried: set[str] = set()
+            for index in (scratch / "objects" / "pack").glob("*.idx"):
+                shown = self._run(["show-index"], git_dir=scratch, stdin=index.read_bytes(), what=f"read {index.name}")
+                carried.update(line.split()[1].decode() for line in shown.stdout.splitlines() if line.strip())
+            stdin = "".join(f"{sha}\n" for sha in wanted) + "".join(f"^{sha}\n" for sha in previous)
+            listed = self._run(["rev-list", "--objects", "--stdin"], git_dir=scratch, stdin=stdin.encode(),
+                               what=f"list new objects for {bundle.name}", check=False)
+            if listed.returncode != 0:
+                raise IntegrityError(f"bundle {bundle.name}: the recorded tips' history is incomplete: {_stderr(listed)}")
+            needed = {line.split(b" ", 1)[0].decode() for line in listed.stdout.splitlines() if line}
+            missing = needed - carried
+            if missing:
+                raise IntegrityError(f"bundle {bundle.name}: lacks {len(missing)} object(s) the recorded tips need "
+                                     f"beyond the previous snapshot's, e.g. {sorted(missing)[0]}")
+
     def object_ids(self, path: Path) -> set[str]:
         """Every object reachable from any ref (``rev-list --all --objects``)."""
         result = self._run(

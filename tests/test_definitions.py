@@ -36,5 +36,16 @@ def test_definitions_pin_the_assets_checks_jobs_and_sensors() -> None:
         ("repositories", "covers_inventory"), ("issues", "covers_inventory"), ("wikis", "covers_inventory"),
         ("issues", "issue_table_is_valid"),
     }
-    assert definitions.resolve_job_def("snapshot_job") is not None
-    assert {sensor.name for sensor in definitions.sensors} >= {"customers_sensor", "daily_snapshot_sensor"}
+    blocking = {(key.asset_key.to_user_string(), key.name) for key in definitions.resolve_asset_graph().asset_check_keys
+                if definitions.resolve_asset_graph().get_check_spec(key).blocking}
+    assert blocking == {(asset, "blobs_decrypt") for asset in ("inventory", "repositories", "issues", "wikis")} | {
+        ("repositories", "git_data_restores"), ("wikis", "git_data_restores")}
+    assert definitions.resolve_job_def("deep_verify_job") is not None
+    assert {sensor.name for sensor in definitions.sensors} >= {"customers_sensor", "daily_snapshot_sensor",
+                                                               "deep_verify_sensor"}
+
+
+def test_a_snapshot_runs_as_one_step_with_its_assets_and_checks() -> None:
+    job = defs().resolve_job_def("snapshot_job")
+    assert [node.name for node in job.graph.nodes] == ["snapshot"]
+    assert len(job.asset_layer.asset_graph.asset_check_keys) == 10

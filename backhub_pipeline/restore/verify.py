@@ -5,15 +5,13 @@
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
-from assets.git_chain import restore_chain
 from assets.issues import chunk_counts, decode_chunk
 from assets.partitions import BACKUP_ASSETS
+from assets.verification import chain_problems
 from backhub_pipeline.restore.snapshot import Progress, body_blobs, quiet
 from resources import names
 from resources.errors import (
@@ -119,24 +117,9 @@ def _verify_chains(
     for entry in body.get("repositories", {}).values():
         if not entry.get("chain"):
             continue
-        full_name = entry.get("full_name", "?")
-        progress(f"  rebuild {full_name} from {len(entry['chain'])} bundle(s) ({where})")
-        with tempfile.TemporaryDirectory(prefix="backhub-verify-") as scratch:
-            target = Path(scratch) / "repo.git"
-            try:
-                refs = restore_chain(git, store, customer, entry, target)
-                git.fsck(target)
-            except BackhubError as exc:
-                result.problems.append(f"git data of {full_name} ({where}): {exc}")
-                continue
+        progress(f"  rebuild {entry.get('full_name', '?')} from {len(entry['chain'])} bundle(s) ({where})")
+        result.problems.extend(chain_problems(git, store, customer, entry, where))
         result.chains_restored += 1
-        tips = entry.get("tips") or {}
-        for ref in sorted(set(tips) | set(refs)):
-            if tips.get(ref) != refs.get(ref):
-                result.problems.append(
-                    f"git data of {full_name} ({where}): ref {ref} restores to {refs.get(ref) or 'nothing'}, "
-                    f"recorded {tips.get(ref) or 'nothing'}"
-                )
 
 
 def _verify_chunks(store: SnapshotStore, customer: str, where: str, body: dict[str, Any], result: VerifyResult) -> None:

@@ -84,7 +84,7 @@ def test_a_backfill_spreads_over_celery_workers_and_survives_a_daemon_restart(cl
         assert sorted(materialized) == sorted(partitions), asset
 
     # Every check ran in every run and passed.
-    checks_per_run = sum(len(list(check.check_specs)) for check in CHECKS)
+    checks_per_run = sum(len(list(definition.check_specs)) for definition in [*ASSETS, *CHECKS])
     assert checks_per_run >= len(ASSETS)
     for record in records:
         evaluations = [event.dagster_event.event_specific_data

@@ -161,3 +161,27 @@ def test_a_rate_limit_exhausted_mid_run_is_waited_out_and_the_snapshot_completes
     assert summary.success, summary.error
     assert summary.checks_failed == [] and summary.checks_passed == ALL_CHECKS
     assert summary.api_requests > 5
+
+
+def test_one_asset_failing_still_commits_the_others_and_the_step_names_it_first(backhub) -> None:
+    customer = _org(backhub)
+    assert _run(backhub, customer).success
+    yesterday = backhub.today()
+    backhub.next_day()
+    import boto3
+
+    from backhub_pipeline.settings import Settings
+
+    settings = Settings.from_env()
+    bucket, _, prefix = settings.store_url.removeprefix("s3://").partition("/")
+    boto3.client("s3", endpoint_url=settings.s3_endpoint_url).put_object(
+        Bucket=bucket, Key=f"{prefix}/customers/{customer}/snapshots/{yesterday}/repositories.json", Body=b"BHMF\x01damaged")
+
+    summary = _run(backhub, customer)
+    assert not summary.success
+    assert "Failure: repositories: IntegrityError" in summary.error  # the root cause, named first
+    assert set(summary.assets) == {"inventory", "issues", "wikis"}
+    store = backhub.store()
+    assert sorted(store.list_snapshots(customer)[backhub.today()]) == ["inventory", "issues", "wikis"]
+    assert summary.checks_failed == []
+    assert summary.checks_passed == 7  # all but the three of repositories, which committed nothing to check
