@@ -1,7 +1,7 @@
 """Git: a cache of bare mirrors, and the bundle chains snapshots keep git data in.
 
     GitResource   Dagster configuration: the mirror cache directory, the command timeout
-      └── Git     fetch_mirror / push / seed_mirror / create_bundle / restore_chain / unreachable_since / fsck
+      └── Git     ls_remote / fetch_mirror / push / seed_mirror / create_bundle / restore_chain / unreachable_since / fsck
 
 Every git command runs the same way (``Git._run``): ``git --git-dir=<absolute path>`` (no repository
 discovery), ``-c protocol.version=2``, hooks pointed at ``/dev/null``, no credential helper or askpass,
@@ -28,6 +28,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
@@ -122,6 +123,9 @@ _SECRETS = (
     re.compile(r"()\bgh[opsur]_[A-Za-z0-9_]{10,}"),
     re.compile(r"(://)[^/@\s]+@"),
 )
+
+
+_SCRATCH_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -298,6 +302,73 @@ class Git:
                     raise GitHubUnavailableError(f"{what}: failed {failures} times: {message}")
                 cap = self.retry_base_seconds * 2 ** (failures - 1)
                 self._sleep(random.uniform(0.0, cap))
+                continue
+            raise GitHubError(f"{what}: {message}")
+
+    def ls_remote(self, url: str, env: Mapping[str, str] | Callable[[], Mapping[str, str]]) -> dict[str, str]:
+        """Every ref under ``refs/`` at ``url`` and the object id it points at, fetching nothing.
+
+        One ref advertisement (``git ls-remote --refs``: no peeled tags, no ``HEAD``), which is what a
+        fetch of ``+refs/*:refs/*`` would set the mirror's refs to: equal to yesterday's recorded tips
+        means a fetch would bring nothing. Credentials, retries and errors as for ``fetch_mirror``.
+        """
+        what = f"list refs of {_display_url(url)}"
+        result = self._remote(["ls-remote", "--refs", "--", url], git_dir=self._scratch_repository(), env=env,
+                              what=what)
+        refs: dict[str, str] = {}
+        for line in result.stdout.decode("utf-8", "surrogateescape").splitlines():
+            sha, _, ref = line.partition("\t")
+            if not ref.startswith("refs/"):
+                raise GitHubError(f"{what}: unexpected line in the ref advertisement")
+            refs[ref] = names.sha(sha)
+        return refs
+
+    def _scratch_repository(self) -> Path:
+        """An empty bare repository for commands that need none (so git never discovers one from cwd)."""
+        path = self.cache_dir / ".scratch.git"
+        with _SCRATCH_LOCK:
+            if not self._is_repository(path):
+                self._init(path)
+        return path
+
+    def _remote(
+        self,
+        args: list[str],
+        *,
+        git_dir: Path,
+        env: Mapping[str, str] | Callable[[], Mapping[str, str]],
+        what: str,
+    ) -> subprocess.CompletedProcess[bytes]:
+        """Run a command that talks to a remote: a refused token is renewed once, transient failures
+        are retried with exponential backoff and full jitter, and failures are classified as in
+        ``fetch_mirror``."""
+        failures = 0
+        auth_retried = False
+        attempt_env = env() if callable(env) else env
+        while True:
+            result = self._run(args, git_dir=git_dir, env=attempt_env, what=what, check=False)
+            if result.returncode == 0:
+                return result
+            message = _stderr(result, secrets=_secrets_in(attempt_env))
+            lowered = message.lower()
+            if any(marker in lowered for marker in _TLS):
+                raise GitHubError(f"{what}: TLS verification failed (is the CA bundle set?): {message}")
+            if any(marker in lowered for marker in _AUTH):
+                if callable(env) and not auth_retried:
+                    auth_retried = True
+                    attempt_env = env()
+                    continue
+                raise GitHubError(f"{what}: authentication refused: {message}", status=401)
+            if any(marker in lowered for marker in _NOT_FOUND):
+                raise RemoteNotFoundError(f"{what}: the remote repository does not exist: {message}")
+            refused = "returned error: 403" in lowered
+            if refused or any(marker in lowered for marker in _TRANSIENT):
+                failures += 1
+                if failures > self.fetch_retries and refused:
+                    raise GitHubError(f"{what}: access refused {failures} times: {message}", status=403)
+                if failures > self.fetch_retries:
+                    raise GitHubUnavailableError(f"{what}: failed {failures} times: {message}")
+                self._sleep(random.uniform(0.0, self.retry_base_seconds * 2 ** (failures - 1)))
                 continue
             raise GitHubError(f"{what}: {message}")
 
