@@ -46,6 +46,7 @@ class Settings:
     sweep_grace_hours: int = DEFAULT_SWEEP_GRACE_HOURS
     missed_backup_deadline_hours: int = DEFAULT_MISSED_BACKUP_DEADLINE_HOURS
     ui_url: str = DEFAULT_UI_URL
+    full_read_days: int = 7  # every repository's issues are read whole at least this often
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -82,6 +83,7 @@ class Settings:
                 env, "BACKHUB_MISSED_BACKUP_DEADLINE_HOURS", DEFAULT_MISSED_BACKUP_DEADLINE_HOURS, low=0, high=24
             ),
             ui_url=(env.get("BACKHUB_UI_URL") or DEFAULT_UI_URL).rstrip("/"),
+            full_read_days=_whole_number(env, "BACKHUB_FULL_READ_DAYS", 7, low=1, high=365),
         )
 
     def require_github(self) -> None:

@@ -31,7 +31,7 @@ def resources_from(settings: Settings) -> dict[str, Any]:
         "store": store_resource(settings),
         "audit": AuditLogResource(url=settings.audit_url, s3_endpoint_url=settings.s3_endpoint_url),
         "clock": Clock(offset_days=settings.clock_offset_days),
-        "policy": BackupPolicy(retention_days=settings.retention_days),
+        "policy": BackupPolicy(retention_days=settings.retention_days, full_read_days=settings.full_read_days),
         "retention": RetentionResource(sweep_grace_hours=settings.sweep_grace_hours),
         "alerter": AlerterResource(ui_url=settings.ui_url,
                                    missed_backup_deadline_hours=settings.missed_backup_deadline_hours),

@@ -7,6 +7,7 @@ token: credentials travel in the environment) and runs the real git.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 import subprocess
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from assets.git_chain import restore_chain
+from assets.policy import BackupPolicy
 from resources.git import Git
 from tests.installation import Backhub
 
@@ -75,6 +77,7 @@ def _reachable(git_dir: Path) -> set[str]:
 
 def test_an_unchanged_repository_is_not_fetched_and_stores_nothing_even_with_a_cold_cache(
         backhub: Backhub, git_log: GitLog) -> None:
+    backhub.monkeypatch.setenv("BACKHUB_FULL_READ_DAYS", "365")  # the safety net is tested on its own
     [day1] = backhub.snapshot([CUSTOMER])
     assert day1.success, day1.error
     before = {asset: _entries(backhub, asset) for asset in ("repositories", "wikis")}
@@ -100,6 +103,79 @@ def test_an_unchanged_repository_is_not_fetched_and_stores_nothing_even_with_a_c
             assert entry.get("tips") == before[asset][name].get("tips"), name
             assert entry.get("state") == before[asset][name].get("state"), name
     assert not any((Path(os.environ["BACKHUB_GIT_CACHE_DIR"]) / CUSTOMER).rglob("HEAD"))  # no mirror rebuilt
+    # Issues: three one-item reads per repository (a token besides), no per-kind read, nothing stored.
+    expected = _expected_reads(backhub, day1.date, 365)
+    assert expected and _reads(backhub) == expected
+    if set(expected.values()) == {"skipped"}:  # no repository's safety-net day (almost always)
+        assert day2.assets["issues"]["api_requests"] <= 3 * len(expected) + 1
+        assert day2.assets["issues"]["new_blobs"] == 0
+
+
+def _reads(backhub: Backhub) -> dict[str, str]:
+    return {name: entry["read"] for name, entry in _entries(backhub, "issues").items() if "reason" not in entry}
+
+
+def _expected_reads(backhub: Backhub, previous_date: str, full_read_days: int, changed: str = "") -> dict[str, str]:
+    """How each repository's issues are read today: whole on its safety-net day, else only if changed."""
+    policy = BackupPolicy(full_read_days=full_read_days)
+    previous = backhub.store().read_manifest(CUSTOMER, previous_date, "issues").body["repositories"]
+    expected = {}
+    for repository_id, entry in previous.items():
+        if "reason" in entry:
+            continue
+        last = dt.datetime.fromisoformat(entry["full_read_at"]).date()
+        due = policy.full_read_due(repository_id, backhub.today(), last)
+        expected[entry["full_name"]] = "full" if due else "incremental" if entry["full_name"] == changed else "skipped"
+    return expected
+
+
+def _records(backhub: Backhub, full_name: str) -> dict[int, dict]:
+    from assets.issues import read_records
+
+    entry = _entries(backhub, "issues")[full_name]
+    return {record["number"]: record for record in read_records(backhub.store(), CUSTOMER, entry)}
+
+
+def test_only_a_new_comment_an_edited_comment_or_a_new_review_is_captured_the_same_day(backhub: Backhub) -> None:
+    backhub.monkeypatch.setenv("BACKHUB_FULL_READ_DAYS", "365")  # no safety-net full read in between
+    [day1] = backhub.snapshot([CUSTOMER])
+    assert day1.success, day1.error
+    account = _account(backhub)
+    repo = max(account["repositories"].values(), key=lambda r: len(r["issues"]))
+    commented = next(int(n) for n, i in repo["issues"].items() if i["comments"] and not i["pull_request"])
+    pull = next(int(n) for n, i in repo["issues"].items() if i["pull_request"])
+    changes = [("comment", commented), ("edit_comment", commented), ("review", pull)]
+    for kind, number in changes:
+        previous_date = backhub.today()
+        quiet_day(backhub)
+        answer = backhub.emulator.control("POST", "issues/change",
+                                          json={"full_name": repo["full_name"], "number": number, "kind": kind})
+        [summary] = backhub.snapshot([CUSTOMER])
+        assert summary.success, summary.error
+        assert summary.checks_failed == []
+        assert _reads(backhub) == _expected_reads(backhub, previous_date, 365, changed=repo["full_name"]), kind
+        record = _records(backhub, repo["full_name"])[number]
+        if kind == "review":
+            assert answer["review_id"] in [review["id"] for review in record["reviews"]]
+        else:
+            [comment] = [c for c in record["comments"] if c["id"] == answer["comment_id"]]
+            assert ("edited at" in comment["body"]) == (kind == "edit_comment")
+
+
+def test_the_safety_net_reads_every_repository_whole_once_per_cycle_even_when_quiet(backhub: Backhub) -> None:
+    backhub.monkeypatch.setenv("BACKHUB_FULL_READ_DAYS", "2")
+    [day1] = backhub.snapshot([CUSTOMER])
+    assert day1.success, day1.error
+    reads: dict[str, list[str]] = {}
+    for _ in range(2):
+        quiet_day(backhub)
+        [summary] = backhub.snapshot([CUSTOMER])
+        assert summary.success, summary.error
+        for name, entry in _entries(backhub, "issues").items():
+            if "reason" not in entry:
+                reads.setdefault(name, []).append(entry["read"])
+    # Each repository is read whole on exactly one of the two quiet days, on the day its id picks.
+    assert reads and all(sorted(kinds) == ["full", "skipped"] for kinds in reads.values()), reads
 
 
 def test_only_a_deleted_branch_is_captured_the_same_day_and_restores(backhub: Backhub, git_log: GitLog,
