@@ -48,6 +48,21 @@ def _needs_recut(git: Git, mirror: Path, previous: dict[str, Any], tips: dict[st
     return None
 
 
+def _unchanged_since(git: Git, url: str, credentials: Callable[[], dict[str, str]], previous: dict[str, Any],
+                     capture: Capture) -> dict[str, Any] | None:
+    """Yesterday's entry again when the remote's refs are exactly its tips (one ref advertisement);
+    None when anything moved or there is no usable previous entry."""
+    tips = previous.get("tips")
+    chain = list(previous.get("chain") or [])
+    if tips is None or (tips and not chain):
+        return None
+    if git.ls_remote(url, credentials) != tips:
+        return None
+    for link in chain:
+        capture.reuse(link["blob"], link["size"])
+    return {"tips": dict(tips), "chain": chain, "bundle": "unchanged" if tips else "empty", "fetched": False}
+
+
 def snapshot_git(
     *,
     git: Git,
@@ -61,9 +76,14 @@ def snapshot_git(
     """Fetch one repository (or wiki) into its mirror and extend or re-cut its bundle chain.
 
     Returns the manifest entry: ``tips``, ``chain`` (ordered ``{blob, size, kind, date}``) and
-    ``bundle`` (what happened today: ``full``, ``incremental``, ``unchanged`` or ``empty``).
+    ``bundle`` (what happened today: ``full``, ``incremental``, ``unchanged`` or ``empty``). When the
+    remote's refs equal the previous snapshot's tips, nothing is fetched, bundled or stored (and a cold
+    mirror stays cold): the entry names yesterday's chain and says ``fetched: false``.
     """
     previous = previous or {}
+    unchanged = _unchanged_since(git, url, credentials, previous, capture)
+    if unchanged is not None:
+        return unchanged
     with tempfile.TemporaryDirectory(prefix="backhub-git-") as scratch_dir:
         scratch = Path(scratch_dir)
         if not mirror.exists() and previous.get("chain"):

@@ -3,9 +3,10 @@
 Records are grouped by issue number into chunks of ``policy.issue_chunk_size`` (numbers 0-99, 100-199,
 ...). A day's capture asks GitHub only for what changed since the previous snapshot (``since`` on
 issues, issue comments and review comments; reviews only for pull requests updated since) and rewrites
-only the chunks those changes touch: an untouched range is yesterday's blob and costs nothing. Once the
-previous full read is ``policy.chain_recut_days`` old, the capture reads everything again, which is
-how deleted issues and comments (invisible to ``since``) leave the snapshot.
+only the chunks those changes touch: an untouched range is yesterday's blob and costs nothing. Before
+that, three one-item reads tell whether anything changed at all; a quiet repository costs just them.
+Every ``policy.full_read_days`` at most, on a day spread by the repository's id, the capture reads
+everything again, which is how deleted issues and comments (invisible to ``since``) leave the snapshot.
 """
 
 
@@ -127,18 +128,37 @@ def read_records(store: SnapshotStore, customer: str, entry: dict[str, Any]) -> 
         yield from decode_chunk(store.read_blob(customer, entry["chunks"][chunk_id]["blob"])).values()
 
 
+def _tops(latest: dict[str, Any]) -> dict[str, Any]:
+    return {kind: (probe or {}).get("top") for kind, probe in latest.items()}
+
+
 def snapshot_issues(
     client: InstallationClient,
     capture: Capture,
     policy: BackupPolicy,
     full_name: str,
     previous: dict[str, Any] | None,
+    *,
+    repository_id: int | str,
 ) -> dict[str, Any]:
-    """Capture one repository's issues entry: chunks, counts, and the watermark for tomorrow."""
+    """Capture one repository's issues entry: chunks, counts, and the watermark for tomorrow.
+
+    First the change probe (``InstallationClient.latest_updates``, taken before any read so that a
+    change racing the reads shows tomorrow): when the newest issue, comment and review comment are
+    the ones the previous snapshot saw, nothing changed and the previous entry stands, watermark
+    included, without a single per-kind read. Otherwise, or when the safety net's full read is due
+    (``policy.full_read_due``), the per-kind reads run.
+    """
     previous = previous or {}
     full_read_at = previous.get("full_read_at")
-    incremental = bool(previous.get("chunks") is not None and previous.get("watermark") and full_read_at
-                       and (capture.started_at - _parse_time(full_read_at)).days < policy.chain_recut_days)
+    last_full = _parse_time(full_read_at).date() if full_read_at else None
+    incremental = bool(previous.get("chunks") is not None and previous.get("watermark")
+                       and not policy.full_read_due(repository_id, capture.date, last_full))
+    latest = client.latest_updates(full_name, previous.get("probe"))
+    if incremental and previous.get("probe") and _tops(latest) == _tops(previous["probe"]):
+        for info in previous["chunks"].values():
+            capture.reuse(info["blob"], info["size"])
+        return {**previous, "probe": latest, "read": "skipped", "updated_records": 0, "healed_comment_threads": 0}
     since = _parse_time(previous["watermark"]) - dt.timedelta(minutes=policy.since_overlap_minutes) if incremental else None
     updates = fetch_updates(client, full_name, since)
     previous_chunks: dict[str, Any] = previous.get("chunks", {}) if incremental else {}
@@ -176,6 +196,7 @@ def snapshot_issues(
         "watermark": capture.started_at.isoformat(),
         "full_read_at": full_read_at if incremental else capture.started_at.isoformat(),
         "read": "incremental" if incremental else "full",
+        "probe": latest,
         "updated_records": len(updates.numbers()),
         "healed_comment_threads": healed,
     }
@@ -210,7 +231,7 @@ def capture_issues(capture: Capture, github: GitHubAppResource, policy: BackupPo
             continue
         try:
             entries[str(repo["id"])] = snapshot_issues(client, capture, policy, full_name,
-                                                       previous_entries.get(str(repo["id"])))
+                                                       previous_entries.get(str(repo["id"])), repository_id=repo["id"])
         except GitHubError as exc:
             if exc.status not in (404, 410):
                 raise
@@ -223,8 +244,11 @@ def capture_issues(capture: Capture, github: GitHubAppResource, policy: BackupPo
     return dg.MaterializeResult(
         metadata=capture.metadata(
             api_requests=requests,
+            not_modified=dg.MetadataValue.int(client.not_modified),
             repositories=dg.MetadataValue.int(len(entries)),
             **{key: dg.MetadataValue.int(value) for key, value in totals.items()},
             updated_records=dg.MetadataValue.int(sum(entry.get("updated_records", 0) for entry in entries.values())),
+            **{f"read_{kind}": dg.MetadataValue.int(sum(1 for entry in entries.values() if entry.get("read") == kind))
+               for kind in ("full", "incremental", "skipped")},
         )
     )

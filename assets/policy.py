@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 
 import dagster as dg
 
@@ -29,6 +30,26 @@ class BackupPolicy(dg.ConfigurableResource):
     since_overlap_minutes: int = 60
     # Repositories backed up at once inside one run (git and uploads are I/O bound).
     parallelism: int = 4
+    # The safety net: every repository's issues are read whole at least every this many days, which
+    # is how deleted issues and comments (invisible to ``since`` and to the change probe) leave the
+    # snapshot. Each repository's full read falls on its own day of the cycle (a stable hash of its
+    # id), so the full reads spread evenly over the days instead of all landing on one.
+    full_read_days: int = 7
+
+    def full_read_slot(self, repository_id: int | str) -> int:
+        """The day of the ``full_read_days`` cycle on which this repository is read whole."""
+        digest = hashlib.sha256(f"full-read:{repository_id}".encode()).digest()
+        return int.from_bytes(digest[:8], "big") % self.full_read_days
+
+    def full_read_due(self, repository_id: int | str, date: str, last_full_read: dt.date | None) -> bool:
+        """Whether the snapshot of ``date`` reads this repository whole: never read whole yet, the last
+        full read ``full_read_days`` or more ago, or today is its slot of the cycle."""
+        if last_full_read is None:
+            return True
+        day = dt.date.fromisoformat(date)
+        if (day - last_full_read).days >= self.full_read_days:
+            return True
+        return day > last_full_read and day.toordinal() % self.full_read_days == self.full_read_slot(repository_id)
 
     def check_date(self, date: str, clock: Clock) -> None:
         """A backup is always of GitHub now: refuse a future date and one outside the window."""

@@ -78,7 +78,11 @@ def _back_up(capture: Capture, *, asset: str, wiki: bool, github: GitHubAppResou
         if wiki and not repo.get("has_wiki"):
             return {**entry, "state": "disabled"}
         url = client.wiki_url(full_name) if wiki else client.git_url(full_name)
+        previous_entry = previous_entries.get(str(repo["id"]))
         try:
+            if wiki and (previous_entry or {}).get("state") == "never_created":
+                # Still no first page? One ref advertisement says so without creating a mirror.
+                git_client.ls_remote(url, credentials.for_one_fetch())
             data = snapshot_git(
                 git=git_client,
                 capture=capture,
@@ -86,7 +90,7 @@ def _back_up(capture: Capture, *, asset: str, wiki: bool, github: GitHubAppResou
                 mirror=git_client.mirror_path(capture.customer, full_name, wiki=wiki),
                 url=url,
                 credentials=credentials.for_one_fetch(),
-                previous=previous_entries.get(str(repo["id"])),
+                previous=previous_entry,
             )
         except RemoteNotFoundError:
             if wiki:  # GitHub serves no wiki repository until its first page is written
@@ -109,6 +113,7 @@ def _back_up(capture: Capture, *, asset: str, wiki: bool, github: GitHubAppResou
         "full_bundles": dg.MetadataValue.int(bundles["full"]),
         "incremental_bundles": dg.MetadataValue.int(bundles["incremental"]),
         "unchanged": dg.MetadataValue.int(bundles["unchanged"]),
+        "not_fetched": dg.MetadataValue.int(sum(1 for entry in entries.values() if entry.get("fetched") is False)),
         "empty": dg.MetadataValue.int(bundles["empty"]),
         "with_reason": dg.MetadataValue.int(sum(1 for entry in entries.values() if "reason" in entry)),
     }

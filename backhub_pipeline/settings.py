@@ -50,6 +50,7 @@ class Settings:
     ui_url: str = DEFAULT_UI_URL
     # The BACKHUB_ALERT_* variables (resources/alerts.py reads their meaning). They hold secrets: not in repr.
     alert_variables: Mapping[str, str] = field(default_factory=dict, repr=False)
+    full_read_days: int = 7  # every repository's issues are read whole at least this often
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, *,
@@ -95,6 +96,7 @@ class Settings:
             ),
             ui_url=(env.get("BACKHUB_UI_URL") or DEFAULT_UI_URL).rstrip("/"),
             alert_variables={name: value for name, value in env.items() if name.startswith(ALERT_PREFIX) and value},
+            full_read_days=_whole_number(env, "BACKHUB_FULL_READ_DAYS", 7, low=1, high=365),
         )
 
     def environment(self) -> dict[str, str]:
@@ -120,6 +122,7 @@ class Settings:
             "BACKHUB_SWEEP_GRACE_HOURS": str(self.sweep_grace_hours),
             "BACKHUB_MISSED_BACKUP_DEADLINE_HOURS": str(self.missed_backup_deadline_hours),
             "BACKHUB_UI_URL": self.ui_url,
+            "BACKHUB_FULL_READ_DAYS": str(self.full_read_days),
             **self.alert_variables,
         }
         return {name: value for name, value in values.items() if value is not None}

@@ -31,7 +31,7 @@ def resources_from(settings: Settings, *, credentials_from_env: bool = True) -> 
         "store": store_resource(settings),
         "audit": AuditLogResource(url=settings.audit_url, s3_endpoint_url=settings.s3_endpoint_url),
         "clock": clock(settings),
-        "policy": BackupPolicy(retention_days=settings.retention_days),
+        "policy": BackupPolicy(retention_days=settings.retention_days, full_read_days=settings.full_read_days),
         "retention": RetentionResource(sweep_grace_hours=settings.sweep_grace_hours),
         "alerter": alert_service(settings),
     }

@@ -14,6 +14,11 @@
                                     ``emulator.RequestCounts``); ``POST /_emulator/stats/reset`` zeroes them
                                     and returns the counts it zeroed
 - ``POST /_emulator/reset``         back to the freshly seeded world (git and state), limits and faults
+- ``POST /_emulator/issues/change`` ``{"full_name", "number", "kind"}``: one change, now, for tests:
+                                    ``comment`` (a new comment; its issue's ``updated_at`` moves, as
+                                    when one is posted through the API), ``edit_comment`` (the issue's
+                                    newest comment edited; the issue itself untouched) or ``review``
+                                    (a review on the pull request, whose ``updated_at`` moves)
 """
 
 from __future__ import annotations
@@ -82,6 +87,15 @@ def handle(em: Emulator, req: Request) -> Response:
                 store.rename_repo(repo, str(body["new_name"]))
                 store.save()
                 return Response.json(200, {"full_name": store.full_name(repo)})
+        if route == ("POST", "/_emulator/issues/change"):
+            with store.lock:
+                repo = store.repo_by_name(*str(body.get("full_name", "/")).split("/", 1))
+                issue = next((i for i in repo["issues"] if i["number"] == int(body["number"])), None) if repo else None
+                if issue is None:
+                    return Response.json(404, {"error": "no such issue"})
+                changed = _change_issue(store, issue, str(body.get("kind")))
+                store.save()
+                return Response.json(200, changed)
         if route == ("POST", "/_emulator/reset"):
             store.reset()
             em.limiter.reset()
@@ -92,6 +106,28 @@ def handle(em: Emulator, req: Request) -> Response:
     except (ValueError, KeyError, TypeError) as exc:
         return Response.json(400, {"error": f"{type(exc).__name__}: {exc}"})
     return Response.json(404, {"error": f"no control endpoint {req.method} {req.path}"})
+
+
+def _change_issue(store: Store, issue: dict[str, Any], kind: str) -> dict[str, Any]:
+    now = iso(store.now())
+    if kind == "comment":
+        comment = {"id": store.next_id("comment"), "user": "octocat", "body": f"Posted at {now}", "created_at": now,
+                   "updated_at": now, "author_association": "CONTRIBUTOR"}
+        issue.setdefault("comments", []).append(comment)
+        issue["updated_at"] = now
+        return {"comment_id": comment["id"]}
+    if kind == "edit_comment" and issue.get("comments"):
+        comment = issue["comments"][-1]
+        comment["body"] += f"\n\n(edited at {now})"
+        comment["updated_at"] = now
+        return {"comment_id": comment["id"]}
+    if kind == "review" and issue.get("pull"):
+        review = {"id": store.next_id("review"), "user": "octocat", "body": "Looks good", "state": "APPROVED",
+                  "submitted_at": now, "commit_id": issue["pull"]["head_sha"]}
+        issue["pull"]["reviews"].append(review)
+        issue["updated_at"] = now
+        return {"review_id": review["id"]}
+    raise ValueError(f"cannot apply a {kind!r} change to issue {issue['number']}")
 
 
 def state(store: Store) -> dict[str, Any]:

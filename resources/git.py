@@ -1,7 +1,7 @@
 """Git: a cache of bare mirrors, and the bundle chains snapshots keep git data in.
 
     GitResource   Dagster configuration: the mirror cache directory, the command timeout
-      └── Git     fetch_mirror / push / seed_mirror / create_bundle / restore_chain / unreachable_since / fsck
+      └── Git     ls_remote / fetch_mirror / push / seed_mirror / create_bundle / restore_chain / unreachable_since / fsck
 
 Every git command runs the same way (``Git._run``): ``git --git-dir=<absolute path>`` (no repository
 discovery), ``-c protocol.version=2``, hooks pointed at ``/dev/null``, no credential helper or askpass,
@@ -27,6 +27,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
@@ -124,8 +125,11 @@ _SECRETS = (
 )
 
 
+_SCRATCH_LOCK = threading.Lock()
+
+
 class _FetchFailed(Exception):
-    """A fetch that failed in a way worth trying again (git's message); never leaves ``fetch_mirror``."""
+    """A remote command that failed in a way worth trying again (git's message); never leaves ``_remote``."""
 
     def __init__(self, message: str, refused: bool) -> None:
         super().__init__(message)
@@ -262,30 +266,57 @@ class Git:
                 shutil.rmtree(path)
             self._init(path)
         what = f"fetch {display} into {path}"
+        self._remote(["fetch", "--prune", "--atomic", "--quiet", "--no-write-fetch-head", "--", url, "+refs/*:refs/*"],
+                     git_dir=path, env=env, what=what)
+        return self.refs(path)
+
+    def ls_remote(self, url: str, env: Mapping[str, str] | Callable[[], Mapping[str, str]]) -> dict[str, str]:
+        """Every ref under ``refs/`` at ``url`` and the object id it points at, fetching nothing.
+
+        One ref advertisement (``git ls-remote --refs``: no peeled tags, no ``HEAD``), which is what a
+        fetch of ``+refs/*:refs/*`` would set the mirror's refs to: equal to yesterday's recorded tips
+        means a fetch would bring nothing. Credentials, retries and errors as for ``fetch_mirror``.
+        """
+        what = f"list refs of {_display_url(url)}"
+        result = self._remote(["ls-remote", "--refs", "--", url], git_dir=self._scratch_repository(), env=env,
+                              what=what)
+        refs: dict[str, str] = {}
+        for line in result.stdout.decode("utf-8", "surrogateescape").splitlines():
+            sha, _, ref = line.partition("\t")
+            if not ref.startswith("refs/"):
+                raise GitHubError(f"{what}: unexpected line in the ref advertisement")
+            refs[ref] = names.sha(sha)
+        return refs
+
+    def _scratch_repository(self) -> Path:
+        """An empty bare repository for commands that need none (so git never discovers one from cwd)."""
+        path = self.cache_dir / ".scratch.git"
+        with _SCRATCH_LOCK:
+            if not self._is_repository(path):
+                self._init(path)
+        return path
+
+    def _remote(
+        self,
+        args: list[str],
+        *,
+        git_dir: Path,
+        env: Mapping[str, str] | Callable[[], Mapping[str, str]],
+        what: str,
+    ) -> subprocess.CompletedProcess[bytes]:
+        """Run a git command that talks to a remote (fetch, ls-remote). ``env`` carries the credentials;
+        when it is a callable (``InstallationClient.git_credentials()``) it is called again once if git
+        is refused. Transient failures are retried with exponential backoff and full jitter; the rest
+        are classified (TLS, authentication, not found) into our errors."""
         auth_retried = False
         attempt_env = env() if callable(env) else env
 
-        def attempt() -> dict[str, str]:
+        def attempt() -> subprocess.CompletedProcess[bytes]:
             nonlocal auth_retried, attempt_env
             while True:
-                result = self._run(
-                    [
-                        "fetch",
-                        "--prune",
-                        "--atomic",
-                        "--quiet",
-                        "--no-write-fetch-head",
-                        "--",
-                        url,
-                        "+refs/*:refs/*",
-                    ],
-                    git_dir=path,
-                    env=attempt_env,
-                    what=what,
-                    check=False,
-                )
+                result = self._run(args, git_dir=git_dir, env=attempt_env, what=what, check=False)
                 if result.returncode == 0:
-                    return self.refs(path)
+                    return result
                 message = _stderr(result, secrets=_secrets_in(attempt_env))
                 lowered = message.lower()
                 if any(marker in lowered for marker in _TLS):

@@ -23,7 +23,7 @@ import re
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator, MutableMapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -49,6 +49,12 @@ OPTIONAL_READ_PERMISSIONS = ("repository_hooks",)
 # Only a client built with ``write=RESTORE_WRITE_PERMISSIONS`` asks for them; backups never do.
 RESTORE_WRITE_PERMISSIONS = ("administration", "contents", "issues")
 TOKEN_REFRESH_MARGIN_SECONDS = 300
+# The one-item reads of ``InstallationClient.latest_updates``: newest update first.
+_CHANGE_PROBES = {
+    "issues": ("issues", {"state": "all", "sort": "updated", "direction": "desc"}),
+    "comments": ("issues/comments", {"sort": "updated", "direction": "desc"}),
+    "review_comments": ("pulls/comments", {"sort": "updated", "direction": "desc"}),
+}
 _NEXT_LINK = re.compile(r'<([^>]+)>\s*;\s*rel="next"')
 
 
@@ -497,10 +503,10 @@ class InstallationClient(_RestSession):
 
     # -- requests ----------------------------------------------------------------------------------
 
-    def _get_reply(self, url: str, params: dict[str, Any] | None) -> Reply:
-        headers: dict[str, str] = {}
+    def _get_reply(self, url: str, params: dict[str, Any] | None, if_none_match: str | None = None) -> Reply:
+        headers: dict[str, str] = {"If-None-Match": if_none_match} if if_none_match else {}
         cache_key = None
-        if self.etag_cache is not None:
+        if self.etag_cache is not None and not if_none_match:
             cache_key = Requester.add_parameters_to_url(url, params or {})
             cached = self.etag_cache.get(cache_key)
             if cached is not None:
@@ -570,6 +576,35 @@ class InstallationClient(_RestSession):
         if since is not None:
             params["since"] = _iso(since)
         return self.paginate(f"{self._repo_path(full_name)}/issues/comments", params)
+
+    def latest_updates(self, full_name: str, earlier: Mapping[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+        """Per kind (``issues``, ``comments``, ``review_comments``), the most recently updated item of
+        the repository as ``{"top": [id, updated_at] or None, "etag": ...}``: three one-item reads
+        whose answer changes whenever an item of that kind is created or updated.
+
+        GitHub documents ``sort=updated``, ``direction=desc`` and ``per_page`` for "List repository
+        issues", "List issue comments for a repository" and "List review comments in a repository"
+        (docs.github.com/en/rest/issues/issues, /issues/comments, /pulls/comments; the pinned OpenAPI
+        description agrees), and pull requests are issues in the first list. Editing a comment is
+        not documented to touch its issue's ``updated_at``, hence the comment lists of their own.
+        With ``earlier`` (an earlier answer of this method) each read is conditional: GitHub
+        answers 304, which "does not count against your primary rate limit" (docs.github.com/en/rest/
+        using-the-rest-api/best-practices-for-using-the-rest-api, conditional requests), and the
+        earlier ``top`` stands.
+        """
+        latest: dict[str, dict[str, Any]] = {}
+        for kind, (suffix, params) in _CHANGE_PROBES.items():
+            url = f"{self._repo_path(full_name)}/{suffix}"
+            before = dict((earlier or {}).get(kind) or {})
+            reply = self._check("GET", url, self._get_reply(url, {**params, "per_page": 1}, before.get("etag")))
+            if reply.status == 304 and "top" in before:
+                self.not_modified += 1
+                latest[kind] = before
+                continue
+            items = json.loads(reply.body) if reply.body and reply.status != 304 else []
+            top = [items[0]["id"], items[0]["updated_at"]] if items else None
+            latest[kind] = {"top": top, "etag": reply.headers.get("etag")}
+        return latest
 
     def pulls(self, full_name: str) -> Iterator[dict]:
         return self.paginate(f"{self._repo_path(full_name)}/pulls", {"state": "all"})

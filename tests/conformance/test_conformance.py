@@ -410,6 +410,13 @@ CASES = [
     Case(
         "review-comments", "GET", "/repos/{owner}/{repo}/pulls/{pull_number}/comments", 200, "commented_pull"
     ),
+    # The change probe (InstallationClient.latest_updates): the newest update of each kind, one item.
+    Case("issues-newest-update", "GET", "/repos/{owner}/{repo}/issues", 200,
+         params={"state": "all", "sort": "updated", "direction": "desc", "per_page": 1}),
+    Case("issue-comments-repo-newest-update", "GET", "/repos/{owner}/{repo}/issues/comments", 200,
+         subject="commented_issue", params={"sort": "updated", "direction": "desc", "per_page": 1}),
+    Case("review-comments-repo-newest-update", "GET", "/repos/{owner}/{repo}/pulls/comments", 200,
+         subject="commented_pull", params={"sort": "updated", "direction": "desc", "per_page": 1}),
     # Releases, labels, milestones, people, settings
     Case("releases", "GET", "/repos/{owner}/{repo}/releases", 200, subject="release_asset"),
     Case("release-assets", "GET", "/repos/{owner}/{repo}/releases/{release_id}/assets", 200, "release_asset"),

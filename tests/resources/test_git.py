@@ -340,3 +340,29 @@ def test_git_resource_hands_out_a_client_on_its_cache_dir(tmp_path: Path) -> Non
     client = GitResource(cache_dir=str(tmp_path)).get_client()
     assert client.cache_dir == tmp_path
     assert os.fspath(tmp_path) in repr(client)
+
+
+def test_ls_remote_lists_exactly_the_refs_a_mirror_fetch_brings_without_fetching(git: Git, work: Work) -> None:
+    populate(work)
+    mirror = git.mirror_path("acme", "acme/widgets")
+
+    advertised = git.ls_remote(work.url, {})
+
+    assert not mirror.exists()
+    assert advertised == git.fetch_mirror(mirror, work.url, {}) == work.refs()
+    assert "HEAD" not in advertised and not any(ref.endswith("^{}") for ref in advertised)
+
+
+def test_ls_remote_of_a_missing_remote_raises_remote_not_found_and_refuses_credentials_in_the_url(
+        git: Git, work: Work, tmp_path: Path) -> None:
+    with pytest.raises(RemoteNotFoundError):
+        git.ls_remote((tmp_path / "absent.git").as_uri(), {})
+    with pytest.raises(GitCommandError, match="credentials"):
+        git.ls_remote("https://x-access-token:secret@example.invalid/a/b.git", {})
+
+
+def test_ls_remote_of_an_empty_remote_is_empty(git: Git, tmp_path: Path) -> None:
+    bare = tmp_path / "empty.git"
+    Work(tmp_path / "w").git("init", "--quiet", "--bare", str(bare))
+
+    assert git.ls_remote(bare.as_uri(), {}) == {}

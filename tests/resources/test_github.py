@@ -190,6 +190,35 @@ def test_etag_cache_keeps_every_page_of_a_list_when_answers_are_304(shared: Emul
     assert again.not_modified >= 3
 
 
+def test_latest_updates_names_the_newest_update_of_each_kind_and_a_repeat_is_a_free_304(
+        fresh_emulator: EmulatorProcess) -> None:
+    client = make_app(fresh_emulator).installation_for(ORG)
+    full_name = f"{ORG}/widgets"
+    newest_issue = max(client.issues(full_name), key=lambda issue: (issue["updated_at"], issue["number"]))
+    newest_comment = max(client.issue_comments(full_name), key=lambda c: (c["updated_at"], c["id"]))
+
+    first = client.latest_updates(full_name)
+    assert first["issues"]["top"] == [newest_issue["id"], newest_issue["updated_at"]]
+    assert first["comments"]["top"] == [newest_comment["id"], newest_comment["updated_at"]]
+    used = client.get_json("/rate_limit")["resources"]["core"]["used"]
+
+    again = client.latest_updates(full_name, first)
+
+    assert again == first and client.not_modified == 3
+    assert client.get_json("/rate_limit")["resources"]["core"]["used"] == used
+    # An edited comment changes the newest comment, though its issue is untouched.
+    number = int(newest_issue["number"])
+    fresh_emulator.control("POST", "clock", json={"offset_days": 1})
+    edited = fresh_emulator.control("POST", "issues/change", json={"full_name": full_name, "number": number,
+                                                                    "kind": "comment"})
+    fresh_emulator.control("POST", "clock", json={"offset_days": 1})
+    fresh_emulator.control("POST", "issues/change", json={"full_name": full_name, "number": number,
+                                                           "kind": "edit_comment"})
+    later = client.latest_updates(full_name, first)
+    assert later["comments"]["top"][0] == edited["comment_id"] and later["comments"] != first["comments"]
+    assert later["issues"]["top"][1] < later["comments"]["top"][1]
+
+
 # -- faults, limits, expiry, deletion -----------------------------------------------------------
 
 
