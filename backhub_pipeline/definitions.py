@@ -27,11 +27,13 @@ def definitions_from(settings: Settings, *, credentials_from_env: bool = True) -
     )
 
 
-def executor_from(settings: Settings) -> dg.ExecutorDefinition | None:
-    """Dagster's default executor, or dagster-celery's when ``BACKHUB_EXECUTOR=celery``. The broker and
-    backend URLs may hold passwords: the executor reads them from the environment when a run starts."""
+def executor_from(settings: Settings) -> dg.ExecutorDefinition:
+    """Where a run's steps execute. By default in the run's own process: a snapshot is one step, so a
+    process per step would only add a second interpreter start to every daemon-launched run. With
+    ``BACKHUB_EXECUTOR=celery``, on Celery workers; the broker and backend URLs may hold passwords: the
+    executor reads them from the environment when a run starts."""
     if settings.executor != "celery":
-        return None
+        return dg.in_process_executor
     from dagster_celery import celery_executor
 
     backend = {"env": "BACKHUB_CELERY_BACKEND_URL"} if settings.celery_backend_url else "rpc://"

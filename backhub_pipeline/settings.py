@@ -20,7 +20,7 @@ DEFAULT_RETENTION_DAYS = 30
 DEFAULT_SWEEP_GRACE_HOURS = 72  # must exceed the store's blob refresh age (24 h) plus the longest backup
 DEFAULT_MISSED_BACKUP_DEADLINE_HOURS = 12
 DEFAULT_UI_URL = "http://127.0.0.1:3000"
-# Where a run's steps execute: "default" is Dagster's own (one process per step on the run's machine);
+# Where a run's steps execute: "default" is in the run's own process (a snapshot is one step);
 # "celery" sends each step to Celery workers through a broker (docs/deploy.md).
 EXECUTORS = ("default", "celery")
 ALERT_PREFIX = "BACKHUB_ALERT_"
