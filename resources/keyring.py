@@ -107,10 +107,11 @@ class Keyring:
 
     @classmethod
     def from_urls(
-        cls, keyring_url: str, master_key_uri: str, *, s3_endpoint_url: str | None = None
+        cls, keyring_url: str, master_key_uri: str, *, s3_endpoint_url: str | None = None, read_only: bool = False
     ) -> Keyring:
+        """``read_only``: a missing local master key is an error, never created (commands that only read)."""
         storage = storage_from_url(keyring_url, s3_endpoint_url=s3_endpoint_url)
-        master, description = _master_aead(master_key_uri, s3_endpoint_url)
+        master, description = _master_aead(master_key_uri, s3_endpoint_url, read_only=read_only)
         return cls(storage, master, description)
 
     # -- public API ---------------------------------------------------------------------------
@@ -283,7 +284,7 @@ def _now() -> str:
 # -- master key ---------------------------------------------------------------------------------
 
 
-def _master_aead(uri: str, s3_endpoint_url: str | None) -> tuple[Any, str]:
+def _master_aead(uri: str, s3_endpoint_url: str | None, *, read_only: bool = False) -> tuple[Any, str]:
     """The master AEAD and a description of it that is safe to log (no key material)."""
     if not isinstance(uri, str) or not uri:
         raise ConfigurationError("master key URI is empty")
@@ -292,6 +293,9 @@ def _master_aead(uri: str, s3_endpoint_url: str | None) -> tuple[Any, str]:
     parsed = urlparse(uri)
     if parsed.scheme == "file" and parsed.netloc in {"", "localhost"} and parsed.path.startswith("/"):
         path = unquote(parsed.path)
+        if read_only and not os.path.exists(path):
+            raise ConfigurationError(f"no master key at {path}: set BACKHUB_MASTER_KEY_URI (or DAGSTER_HOME) to the "
+                                     "installation's; a command that only reads never creates one")
         return _local_master(path), f"file://{path}"
     raise ConfigurationError(
         f"unsupported master key URI {uri!r}: expected file:///path or aws-kms://arn:aws:kms:..."

@@ -40,6 +40,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from backhub_pipeline import wiring
     from backhub_pipeline.restore.audited import audited
+    from backhub_pipeline.restore.snapshot import require_snapshots
     from backhub_pipeline.restore.to_folder import check_target, restore_to_directory
     from backhub_pipeline.restore.to_github import restore_to_github
     from backhub_pipeline.settings import Settings
@@ -58,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     if args.to:  # a refused target is the operator's to fix: nothing is opened, read or recorded
         check_target(Path(args.to).absolute(), force=args.force, protected=settings.local_paths())
-    clients = wiring.clients(settings)
+    clients = wiring.clients(settings, read_only=True)
+    require_snapshots(clients.store, customer, [date])
     progress = (lambda _m: None) if args.quiet else (lambda message: print(message, file=sys.stderr, flush=True))
     target = f"github:{args.repo.split('/')[0]}/{args.new_name or args.repo.split('/')[1]}" if args.to_github else args.to
     details = {"repository": args.repo or "all", "to": target}
