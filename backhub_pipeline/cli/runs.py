@@ -28,12 +28,21 @@ def run_job(instance: dg.DagsterInstance, definitions: dg.Definitions, job_name:
 
 
 def first_failure(result: dg.ExecuteInProcessResult) -> tuple[str, str] | None:
-    """The first failed step of the run and its error message, if a step failed."""
+    """The first failed step of the run and the one line of its root cause, if a step failed."""
     for event in result.all_events:
         if event.is_step_failure:
-            error = event.step_failure_data.error
-            return event.step_key or "", error.message.strip() if error else "failed"
+            return event.step_key or "", root_cause(event.step_failure_data.error)
     return None
+
+
+def root_cause(error: Any) -> str:
+    """The innermost error of a failure as one line: what went wrong, not the frames it passed through."""
+    if error is None:
+        return "failed"
+    while error.cause is not None:
+        error = error.cause
+    lines = [line.strip() for line in error.message.strip().splitlines() if line.strip()]
+    return " ".join(lines) if len(" ".join(lines)) <= 300 else lines[0] if lines else "failed"
 
 
 def report_of(result: dg.ExecuteInProcessResult, what: str) -> dict[str, Any]:
