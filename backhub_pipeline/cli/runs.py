@@ -10,11 +10,15 @@ from typing import Any
 
 import dagster as dg
 
+from resources import errors
 from resources.errors import BackhubError
 
+BACKHUB_ERRORS = {name for name, value in vars(errors).items() if isinstance(value, type) and issubclass(value, BackhubError)}
+
 LAUNCHED_BY_CLI = {"backhub/launched-by": "cli"}
-#: The command prints its own summary; every event is still in the instance for the UI.
-QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+#: The command prints its own summary, a failure as its root cause's one line (a step failure's
+#: traceback is not for the terminal); every event is still in the instance for the UI.
+QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
 def run_job(instance: dg.DagsterInstance, definitions: dg.Definitions, job_name: str, *,
@@ -36,11 +40,15 @@ def first_failure(result: dg.ExecuteInProcessResult) -> tuple[str, str] | None:
 
 
 def root_cause(error: Any) -> str:
-    """The innermost error of a failure as one line: what went wrong, not the frames it passed through."""
+    """The root cause of a failure as one line: the innermost backhub error (it names cause and remedy;
+    what it was translated from is detail), else the innermost error."""
     if error is None:
         return "failed"
-    while error.cause is not None:
-        error = error.cause
+    chain = [error]
+    while chain[-1].cause is not None:
+        chain.append(chain[-1].cause)
+    ours = [link for link in chain if link.cls_name in BACKHUB_ERRORS]
+    error = ours[-1] if ours else chain[-1]
     lines = [line.strip() for line in error.message.strip().splitlines() if line.strip()]
     return " ".join(lines) if len(" ".join(lines)) <= 300 else lines[0] if lines else "failed"
 
