@@ -16,7 +16,7 @@ from typing import Any
 import dagster as dg
 from dagster import AssetExecutionContext
 
-from assets.partitions import SnapshotKey
+from assets.partitions import SnapshotKey, check_snapshot_key, customers_of
 from assets.policy import BackupPolicy
 from resources.audit import AuditLog
 from resources.clock import Clock
@@ -27,7 +27,8 @@ class Capture:
     def __init__(self, context: AssetExecutionContext, store: SnapshotStore, clock: Clock, policy: BackupPolicy,
                  audit: AuditLog):
         self.key = SnapshotKey.parse(context.partition_key)
-        policy.check_date(self.key.date, clock)
+        check_snapshot_key(self.key, lambda date: policy.check_date(date, clock),
+                           lambda: customers_of(context.resources.github.get_client().installations()))
         self.store = store
         self.audit = audit
         self.actor = f"dagster run {context.run_id}"

@@ -7,13 +7,14 @@ snapshots that exist. A partition key reads ``"<customer>|<date>"`` (dimensions 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import difflib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import dagster as dg
 
 from resources import names
-from resources.errors import InvalidNameError
+from resources.errors import ConfigurationError, InvalidNameError
 from resources.github import Installation
 
 customer_partitions = dg.DynamicPartitionsDefinition(name="customer")
@@ -60,3 +61,17 @@ class SnapshotKey:
 
     def __str__(self) -> str:
         return f"{self.customer}|{self.date}"
+
+
+def check_snapshot_key(key: SnapshotKey, check_date: Callable[[str], None], installed: Callable[[], Iterable[str]]) -> None:
+    """Refuse, in one line, a partition key no backup can be made for: a date outside the window
+    (``check_date`` raises) or a customer the GitHub App is not installed for (the UI's Materialize
+    dialog lets anyone type one; the customers sensor removes such a key when it holds no data)."""
+    check_date(key.date)
+    customers = sorted(installed())
+    if key.customer not in customers:
+        close = difflib.get_close_matches(key.customer, customers, n=1)
+        raise ConfigurationError(
+            f"partition {key} refused: {key.customer} is not an installation of the GitHub App"
+            + (f" (did you mean {close[0]}?)" if close else "")
+            + "; back up an installed customer, the customers sensor removes this key")

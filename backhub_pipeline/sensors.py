@@ -20,18 +20,32 @@ from resources.github import GitHubAppResource
 
 @dg.sensor(minimum_interval_seconds=300, default_status=dg.DefaultSensorStatus.RUNNING)
 def customers_sensor(context: dg.SensorEvaluationContext, github: GitHubAppResource) -> dg.SensorResult | dg.SkipReason:
-    """Adds a ``customer`` partition for every new installation of the GitHub App.
+    """Adds a ``customer`` partition for every new installation of the GitHub App, and removes a key
+    that is no installation and holds no data (typed into the UI's Materialize dialog).
 
     Uninstalled customers keep their key: their snapshots stay visible until they expire or are erased.
     """
     known = set(context.instance.get_dynamic_partitions(customer_partitions.name))
     current = customers_of(github.get_client().installations())
     new = sorted(current - known)
+    bogus = sorted((known - current) - _with_data(context.instance))
     context.update_cursor(json.dumps(sorted(current)))
-    if not new:
+    if not new and not bogus:
         return dg.SkipReason(f"all {len(current)} installations already have a customer partition")
-    context.log.info(f"adding customers: {', '.join(new)}")
-    return dg.SensorResult(dynamic_partitions_requests=[customer_partitions.build_add_request(new)])
+    requests = []
+    if new:
+        context.log.info(f"adding customers: {', '.join(new)}")
+        requests.append(customer_partitions.build_add_request(new))
+    if bogus:
+        context.log.info(f"removing customer keys with no installation and no data: {', '.join(bogus)}")
+        requests.append(customer_partitions.build_delete_request(bogus))
+    return dg.SensorResult(dynamic_partitions_requests=requests)
+
+
+def _with_data(instance: dg.DagsterInstance) -> set[str]:
+    """Customers with any backup asset materialized for any date."""
+    return {SnapshotKey.parse(key).customer for asset in BACKUP_ASSETS
+            for key in instance.get_materialized_partitions(dg.AssetKey(asset))}
 
 
 def _snapshotted(instance: dg.DagsterInstance, date: str) -> set[str]:

@@ -9,6 +9,7 @@ to folders under ``DAGSTER_HOME``.
 from __future__ import annotations
 
 import os
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -133,6 +134,17 @@ class Settings:
                      if not name.startswith("BACKHUB_") and name != "DAGSTER_HOME"}
         return {**inherited, **self.environment()}
 
+    def local_paths(self) -> dict[str, Path]:
+        """The folders and files on this machine that hold backhub's own state, by the variable that
+        sets each: what a restore must never write into, over or around."""
+        paths = {"DAGSTER_HOME": Path(self.dagster_home), "BACKHUB_GIT_CACHE_DIR": Path(self.git_cache_dir)}
+        for variable, url in (("BACKHUB_STORE_URL", self.store_url), ("BACKHUB_KEYRING_URL", self.keyring_url),
+                              ("BACKHUB_AUDIT_URL", self.audit_url), ("BACKHUB_MASTER_KEY_URI", self.master_key_uri)):
+            path = local_path(url)
+            if path is not None:
+                paths[variable] = path
+        return paths
+
     def require_github(self) -> None:
         """Fail early, naming the variables, when the GitHub App is not configured."""
         missing = [
@@ -145,6 +157,14 @@ class Settings:
         ]
         if missing:
             raise ConfigurationError(f"GitHub App not configured: set {', '.join(missing)}")
+
+
+def local_path(url: str) -> Path | None:
+    """The path of a ``file://`` URL, None for any other scheme."""
+    parsed = urllib.parse.urlparse(url)
+    if parsed.scheme != "file" or parsed.netloc not in {"", "localhost"} or not parsed.path:
+        return None
+    return Path(urllib.parse.unquote(parsed.path))
 
 
 def _whole_number(env: Mapping[str, str], name: str, default: int, *, low: int | None = None,

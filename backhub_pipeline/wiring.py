@@ -16,8 +16,10 @@ from backhub_pipeline.settings import Settings
 from resources.alerts import AlertService
 from resources.audit import AuditLog, AuditLogResource
 from resources.clock import Clock
+from resources.errors import ConfigurationError
 from resources.git import Git, GitResource
 from resources.github import GitHubApp, GitHubAppResource
+from resources.keyring import Keyring
 from resources.snapshot_store import SnapshotStore, SnapshotStoreResource
 
 
@@ -61,10 +63,26 @@ def alert_service(settings: Settings) -> AlertService:
                         missed_backup_deadline_hours=settings.missed_backup_deadline_hours)
 
 
-def github_app(settings: Settings) -> GitHubApp:
-    """The GitHub App client outside a Dagster run (the CLI, the demo): credentials read now."""
+def github_app(settings: Settings, *, fail_fast: bool = False) -> GitHubApp:
+    """The GitHub App client outside a Dagster run (the CLI, the demo): credentials read now.
+    ``fail_fast``: one short attempt per request, for a command's check before it starts work."""
     settings.require_github()
+    if fail_fast:
+        return GitHubAppResource(api_url=settings.github_api_url, app_id=settings.github_app_id,
+                                 private_key_path=settings.github_app_private_key_path, ca_bundle=settings.ca_bundle,
+                                 max_retries=0, timeout_seconds=10.0).get_client()
     return github_resource(settings, credentials_from_env=False).get_client()
+
+
+def committed_snapshots(settings: Settings, customer: str) -> dict[str, list[str]]:
+    """date -> committed assets of ``customer``, by listing the store alone: no key is opened or made,
+    and a local store that does not exist yet holds nothing."""
+    folder = settings.local_paths().get("BACKHUB_STORE_URL")
+    if folder is not None and not folder.is_dir():
+        return {}
+    # Listing reads object names only; the keyring is never asked, so none is opened.
+    store = SnapshotStore.from_urls(settings.store_url, None, s3_endpoint_url=settings.s3_endpoint_url)  # type: ignore[arg-type]
+    return store.list_snapshots(customer)
 
 
 def audit_log(settings: Settings) -> AuditLog:
@@ -90,6 +108,30 @@ class Clients:
         return github_app(self.settings)
 
 
-def clients(settings: Settings) -> Clients:
-    return Clients(store=store_resource(settings).get_client(), git=Git(Path(settings.git_cache_dir)),
-                   audit_log=audit_log(settings), clock=clock(settings), settings=settings)
+def clients(settings: Settings, *, read_only: bool = False) -> Clients:
+    """``read_only`` (commands that only read: snapshots, verify, restore): the store must exist and
+    nothing is created to open it (no master key, no folder); ConfigurationError names what to set."""
+    if not read_only:
+        return Clients(store=store_resource(settings).get_client(), git=Git(Path(settings.git_cache_dir)),
+                       audit_log=audit_log(settings), clock=clock(settings), settings=settings)
+    require_store(settings)
+    keyring = Keyring.from_urls(settings.keyring_url, settings.master_key_uri, s3_endpoint_url=settings.s3_endpoint_url)
+    store = SnapshotStore.from_urls(settings.store_url, keyring, s3_endpoint_url=settings.s3_endpoint_url)
+    return Clients(store=store, git=Git(Path(settings.git_cache_dir)), audit_log=audit_log(settings),
+                   clock=clock(settings), settings=settings)
+
+
+def require_store(settings: Settings) -> None:
+    """ConfigurationError naming the variable to set when a local store does not exist (a typo in
+    BACKHUB_STORE_URL, or a DAGSTER_HOME that is not the installation's)."""
+    folder = settings.local_paths().get("BACKHUB_STORE_URL")
+    if folder is None or folder.is_dir():
+        return
+    home = Path(settings.dagster_home)
+    if folder.is_relative_to(home) and not home.is_dir():
+        raise ConfigurationError(f"no backhub home at {home}: set DAGSTER_HOME to the installation's home "
+                                 "(`make demo` prints the export line to use)")
+    if folder.is_relative_to(home):
+        raise ConfigurationError(f"no store at {folder}: no backup was taken under DAGSTER_HOME={home}; set "
+                                 "DAGSTER_HOME to the installation's home, or BACKHUB_STORE_URL to its store")
+    raise ConfigurationError(f"no store at {folder}: set BACKHUB_STORE_URL to the installation's store")

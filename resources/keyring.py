@@ -125,7 +125,7 @@ class Keyring:
 
     @classmethod
     def from_urls(
-        cls, keyring_url: str, master_key_uri: str, *, s3_endpoint_url: str | None = None
+        cls, keyring_url: str, master_key_uri: str, *, s3_endpoint_url: str | None = None,
     ) -> Keyring:
         storage = storage_from_url(keyring_url, s3_endpoint_url=s3_endpoint_url)
         master, description, key_id = _master_aead(master_key_uri, s3_endpoint_url)

@@ -296,7 +296,7 @@ class _FileWriter(ObjectWriter):
             n = self._file.write(data)
         except OSError as exc:
             self.abort()
-            raise _os_error(f"write {self._key}", exc) from exc
+            raise _os_error(f"write {self._key}", exc, self._path.parent) from exc
         self.bytes_written += n
         return n
 
@@ -318,7 +318,7 @@ class _FileWriter(ObjectWriter):
             _fsync_dir(self._path.parent)
         except OSError as exc:
             self.abort()
-            raise _os_error(f"write {self._key}", exc) from exc
+            raise _os_error(f"write {self._key}", exc, self._path.parent) from exc
         super().close()
         return created
 
@@ -342,12 +342,15 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _os_error(operation: str, exc: OSError) -> Exception:
+def _os_error(operation: str, exc: OSError, path: Path | None = None) -> Exception:
     import errno
 
     if exc.errno in {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR}:
         return ConfigurationError(f"{operation}: {exc.strerror}")
-    if exc.errno in {errno.ENOSPC, errno.EIO, errno.EAGAIN, errno.EBUSY, errno.ESTALE}:
+    if exc.errno in {errno.ENOSPC, errno.EDQUOT}:  # a full disk does not empty itself between retries
+        return StorageError(f"{operation}: no space left on the device holding {path or exc.filename or 'the store'}: "
+                            "free space there or move the store")
+    if exc.errno in {errno.EIO, errno.EAGAIN, errno.EBUSY, errno.ESTALE}:
         return StorageUnavailableError(f"{operation}: {exc.strerror}")
     return StorageError(f"{operation}: {exc.strerror}")
 

@@ -9,10 +9,24 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import traceback
 import warnings
 from collections.abc import Sequence
 
-from resources.errors import BackhubError, ConfigurationError, DateOutsideWindowError, InvalidNameError
+from resources.errors import (
+    BackhubError,
+    ConfigurationError,
+    DateOutsideWindowError,
+    InvalidNameError,
+    RestoreRefusedError,
+    SnapshotNotFoundError,
+)
+
+# Exit codes: 0 ok, 1 an integrity problem (or a run that failed), 2 a usage or configuration error.
+EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
+# Errors that mean "the command was asked for something that cannot be": the operator fixes the command.
+USAGE_ERRORS = (ConfigurationError, InvalidNameError, SnapshotNotFoundError, DateOutsideWindowError,
+                RestoreRefusedError)
 
 # name -> (module, one-line help). Each module defines configure(parser) and run(args) -> int.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -30,6 +44,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="backhub", description="Daily, encrypted, restorable GitHub backups.")
+    parser.add_argument("--verbose", action="store_true", help="print the traceback of a failure, not only its one line")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (_module, help_text) in COMMANDS.items():
         sub.add_parser(name, help=help_text, add_help=False)
@@ -39,9 +54,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
+    # --verbose is global: accepted before or after the command, taken out before either parser sees it.
+    verbose = "--verbose" in argv
+    argv = [arg for arg in argv if arg != "--verbose"]
     if not argv or argv[0] not in COMMANDS:
         parser.parse_args(argv)  # prints usage and exits for --help, unknown commands, or none
-        return 2
+        return EXIT_USAGE
     name, rest = argv[0], argv[1:]
     # Dagster flags features it calls beta or preview (partitioned checks are one) on every use;
     # an operator's terminal is not the place for that.
@@ -52,11 +70,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = sub_parser.parse_args(rest)
     try:
         return int(module.run(args) or 0)
-    except (ConfigurationError, InvalidNameError, DateOutsideWindowError) as exc:  # usage or configuration
-        print(f"backhub {name}: {exc}", file=sys.stderr)
-        return 2
-    except BackhubError as exc:
-        print(f"backhub {name}: {exc}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # every failure ends as one line; the traceback only when asked for
+        if verbose:
+            traceback.print_exc()
+        print(f"backhub {name}: {one_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE if isinstance(exc, USAGE_ERRORS) else EXIT_PROBLEM
+
+
+def one_line(exc: BaseException) -> str:
+    """An error as one line: ours say cause and remedy; anything else is named with how to see more."""
+    message = " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, BackhubError):
+        return message
+    if isinstance(exc, OSError) and exc.filename:
+        return f"{exc.strerror or message}: {exc.filename} (check the path and its permissions)"
+    return f"unexpected {type(exc).__name__}: {message} (run with --verbose for the traceback, and report it)"

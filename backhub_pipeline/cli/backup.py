@@ -8,6 +8,8 @@ from its own recorded metadata and check evaluations.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import difflib
 import json
 import sys
 from collections.abc import Iterable
@@ -20,7 +22,7 @@ from assets.partitions import SnapshotKey, customer_partitions, date_partitions
 from backhub_pipeline.cli.output import size, table
 from backhub_pipeline.cli.runs import QUIET, first_failure, run_job
 from backhub_pipeline.settings import Settings
-from resources.errors import ConfigurationError
+from resources.errors import ConfigurationError, DateOutsideWindowError, GitHubUnavailableError
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -28,30 +30,45 @@ def configure(parser: argparse.ArgumentParser) -> None:
     who.add_argument("--customer", action="append", help="customer (installation account login); repeatable")
     who.add_argument("--all-customers", action="store_true", help="every installation of the GitHub App")
     parser.add_argument("--date", help="snapshot date YYYY-MM-DD (default: today, UTC); must be inside the window")
+    parser.add_argument("--replace", action="store_true",
+                        help="replace a snapshot already committed for that date with GitHub's data now")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
 
 
-def installed_customers(settings: Settings) -> list[str]:
+def installed_customers(settings: Settings, *, fail_fast: bool = False) -> list[str]:
     from assets.partitions import customers_of
     from backhub_pipeline import wiring
 
-    return sorted(customers_of(wiring.github_app(settings).installations()))
+    try:
+        return sorted(customers_of(wiring.github_app(settings, fail_fast=fail_fast).installations()))
+    except GitHubUnavailableError as exc:
+        raise ConfigurationError(f"GitHub at {settings.github_api_url} did not answer ({exc}): check "
+                                 "BACKHUB_GITHUB_API_URL and the network") from exc
 
 
 def run(args: argparse.Namespace) -> int:
     from backhub_pipeline import wiring
     from backhub_pipeline.definitions import definitions_from
-    from resources import names
 
     settings = Settings.from_env()
     settings.require_github()
-    date = names.date(args.date) if args.date else wiring.clock(settings).today()
+    # Everything is checked before a partition key is added or a run launched: a typo leaves no trace.
+    date = backup_date(settings, args.date)
+    installed = installed_customers(settings, fail_fast=True)
     if args.all_customers:
-        customers = installed_customers(settings)
+        customers = installed
         if not customers:
             raise ConfigurationError("the GitHub App has no installations: nothing to back up")
     else:
-        customers = [names.customer(customer) for customer in args.customer]
+        customers = [installed_customer(customer, installed) for customer in args.customer]
+    for customer in customers:
+        committed = wiring.committed_snapshots(settings, customer).get(date)
+        if committed and not args.replace:
+            raise ConfigurationError(f"{customer} already has a snapshot of {date} ({', '.join(committed)}): "
+                                     "add --replace to replace it with GitHub's data now")
+        if committed:
+            print(f"replacing the snapshot of {customer} on {date} ({', '.join(committed)} committed) with "
+                  "GitHub's data now", file=sys.stderr)
     with wiring.instance(settings) as instance:
         summaries = take_snapshots(instance, definitions_from(settings),
                                    [SnapshotKey(customer, date) for customer in customers])
@@ -61,6 +78,36 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(render_table(summaries))
     return 0 if all(summary.success and not summary.checks_failed for summary in summaries) else 1
+
+
+def backup_date(settings: Settings, value: str | None) -> str:
+    """The date to back up: today unless given; never in the future or outside the retention window."""
+    from assets.policy import BackupPolicy
+    from backhub_pipeline import wiring
+    from resources import names
+
+    clock = wiring.clock(settings)
+    date = names.date(value) if value else clock.today()
+    try:
+        BackupPolicy(retention_days=settings.retention_days).check_date(date, clock)
+    except DateOutsideWindowError as exc:
+        oldest = clock.now().date() - dt.timedelta(days=settings.retention_days - 1)
+        raise DateOutsideWindowError(f"{exc}; give a --date from {oldest} to {clock.today()}") from None
+    return date
+
+
+def installed_customer(name: str, installed: list[str]) -> str:
+    """``name`` as the customer key of an installation (case does not matter), or ConfigurationError
+    with the closest installed name."""
+    from resources import names
+
+    customer = names.customer(name.lower())
+    if customer in installed:
+        return customer
+    close = difflib.get_close_matches(customer, installed, n=1)
+    raise ConfigurationError(f"{name} is not a customer: the GitHub App has no installation of that account"
+                             + (f"; did you mean {close[0]}?" if close else "")
+                             + f" (installed: {', '.join(installed) or 'none'})")
 
 
 # -- taking snapshots through the instance -----------------------------------------------------------

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import shlex
 import shutil
 import signal
 import subprocess
@@ -124,6 +125,8 @@ def run(args: argparse.Namespace) -> int:
             json.dump([summary.as_dict() for summary in all_summaries], sys.stdout, indent=2, default=str)
             print()
         ok = all(summary.success and not summary.checks_failed for summary in all_summaries)
+        say(f"\nthe backhub CLI reads this demo's data with:\n  export DAGSTER_HOME={shlex.quote(str(dagster_home))}"
+            "\n  backhub snapshots")
         if args.no_ui:
             return 0 if ok else 1
         say(f"\nserving the Dagster UI on http://127.0.0.1:{args.port} (Ctrl-C to stop)")

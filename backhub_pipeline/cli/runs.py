@@ -10,11 +10,15 @@ from typing import Any
 
 import dagster as dg
 
+from resources import errors
 from resources.errors import BackhubError
 
+BACKHUB_ERRORS = {name for name, value in vars(errors).items() if isinstance(value, type) and issubclass(value, BackhubError)}
+
 LAUNCHED_BY_CLI = {"backhub/launched-by": "cli"}
-#: The command prints its own summary; every event is still in the instance for the UI.
-QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+#: The command prints its own summary, a failure as its root cause's one line (a step failure's
+#: traceback is not for the terminal); every event is still in the instance for the UI.
+QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
 def run_job(instance: dg.DagsterInstance, definitions: dg.Definitions, job_name: str, *,
@@ -28,12 +32,25 @@ def run_job(instance: dg.DagsterInstance, definitions: dg.Definitions, job_name:
 
 
 def first_failure(result: dg.ExecuteInProcessResult) -> tuple[str, str] | None:
-    """The first failed step of the run and its error message, if a step failed."""
+    """The first failed step of the run and the one line of its root cause, if a step failed."""
     for event in result.all_events:
         if event.is_step_failure:
-            error = event.step_failure_data.error
-            return event.step_key or "", error.message.strip() if error else "failed"
+            return event.step_key or "", root_cause(event.step_failure_data.error)
     return None
+
+
+def root_cause(error: Any) -> str:
+    """The root cause of a failure as one line: the innermost backhub error (it names cause and remedy;
+    what it was translated from is detail), else the innermost error."""
+    if error is None:
+        return "failed"
+    chain = [error]
+    while chain[-1].cause is not None:
+        chain.append(chain[-1].cause)
+    ours = [link for link in chain if link.cls_name in BACKHUB_ERRORS]
+    error = ours[-1] if ours else chain[-1]
+    lines = [line.strip() for line in error.message.strip().splitlines() if line.strip()]
+    return " ".join(lines) if len(" ".join(lines)) <= 300 else lines[0] if lines else "failed"
 
 
 def report_of(result: dg.ExecuteInProcessResult, what: str) -> dict[str, Any]:

@@ -70,10 +70,13 @@ def render(listings) -> str:
 def run(args: argparse.Namespace) -> int:
     from backhub_pipeline import wiring
     from backhub_pipeline.restore.listing import list_snapshots
+    from backhub_pipeline.restore.snapshot import require_snapshots
 
     settings = Settings.from_env()
-    clients = wiring.clients(settings)
+    clients = wiring.clients(settings, read_only=True)
     customers = [names.customer(c) for c in args.customer] if args.customer else clients.store.list_customers()
+    for customer in customers if args.customer else []:
+        require_snapshots(clients.store, customer)  # a typo is exit 2 naming those that exist
     listings = []
     for customer in customers:
         status, close = check_status_reader(settings, customer)

@@ -3,7 +3,8 @@
     backhub verify --customer C [--date D ...] [--read-data] [--json]
 
 Exit 0 when every snapshot checked is intact; 1 naming each failing manifest, blob, repository or
-ref. ``--read-data`` decrypts every blob, rebuilds every git chain in scratch space, compares its
+ref, with advice that tells a failed backup (incomplete: rerun it) from damage (check who can write
+to the store); 2 when the customer or a date has no snapshot (naming those that exist). ``--read-data`` decrypts every blob, rebuilds every git chain in scratch space, compares its
 refs with the recorded tips and runs ``git fsck``. Each run is recorded in the audit log.
 """
 
@@ -28,12 +29,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from backhub_pipeline import wiring
     from backhub_pipeline.restore.audited import audited
+    from backhub_pipeline.restore.snapshot import require_snapshots
     from backhub_pipeline.restore.verify import verify_snapshots
     from backhub_pipeline.settings import Settings
 
     customer = names.customer(args.customer)
     dates = [names.date(d) for d in args.date] if args.date else None
-    clients = wiring.clients(Settings.from_env())
+    clients = wiring.clients(Settings.from_env(), read_only=True)
+    require_snapshots(clients.store, customer, dates)  # a typo is exit 2 and is not recorded
     progress = (lambda _m: None) if args.quiet else (lambda message: print(message, file=sys.stderr, flush=True))
     details = {"read_data": bool(args.read_data), "dates": dates or "all"}
     with audited(clients.audit_log, actor=f"operator:{getpass.getuser()}", action="verify", customer=customer,
@@ -55,7 +58,12 @@ def run(args: argparse.Namespace) -> int:
             print(f"verify: {len(result.problems)} PROBLEM(S) in {what}:")
             for problem in result.problems:
                 print(f"  {problem}")
-    if not result.ok:
-        print("backhub verify: the snapshots above are damaged; restore from another date, and check who can "
-              "write to the store", file=sys.stderr)
+    if result.incomplete:
+        first = sorted(result.incomplete)[0]
+        print(f"backhub verify: the backup of {', '.join(sorted(result.incomplete))} failed part-way (no committed "
+              f"{', '.join(result.incomplete[first])}): rerun it, e.g. `backhub backup --customer {customer} "
+              f"--date {first} --replace`", file=sys.stderr)
+    if result.damaged:
+        print("backhub verify: stored data above fails authentication or is missing: restore from another date, "
+              "and check who can write to the store", file=sys.stderr)
     return 0 if result.ok else 1

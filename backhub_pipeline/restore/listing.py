@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from assets.partitions import BACKUP_ASSETS
 from backhub_pipeline.restore.snapshot import body_blobs
 from resources import names
 from resources.errors import BackhubError
@@ -23,6 +24,7 @@ class SnapshotListing:
     added_bytes: int  # bytes at rest of blobs no earlier snapshot named (what that day cost)
     checks: str = "unknown"
     problem: str | None = None
+    missing: list[str] = field(default_factory=list)  # assets never committed: the backup failed part-way
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -36,7 +38,8 @@ def stored_sizes(store: SnapshotStore, customer: str) -> dict[str, int]:
 def list_snapshots(
     store: SnapshotStore, customer: str, *, check_status: Callable[[str], str] | None = None
 ) -> list[SnapshotListing]:
-    """Every snapshot of ``customer``, oldest first. A manifest that cannot be read is reported."""
+    """Every snapshot of ``customer``, oldest first. A manifest that cannot be read is reported; a
+    snapshot missing an asset (its backup failed part-way) is listed as incomplete, whatever its checks."""
     names.customer(customer)
     sizes = stored_sizes(store, customer)
     seen: set[str] = set()
@@ -57,6 +60,8 @@ def list_snapshots(
                 repositories = len(manifest.body.get("repositories", []))
         added = sum(sizes.get(bid, 0) for bid in blobs if bid not in seen)
         seen.update(blobs)
+        missing = [asset for asset in BACKUP_ASSETS if asset not in assets]
+        checks = check_status(date) if check_status else "unknown"
         listings.append(
             SnapshotListing(
                 customer=customer,
@@ -66,8 +71,9 @@ def list_snapshots(
                 logical_bytes=sum(blobs.values()),
                 stored_bytes=sum(sizes.get(bid, 0) for bid in blobs),
                 added_bytes=added,
-                checks=check_status(date) if check_status else "unknown",
+                checks=f"INCOMPLETE: no committed {', '.join(missing)}" if missing else checks,
                 problem=problem,
+                missing=missing,
             )
         )
     return listings

@@ -7,6 +7,7 @@ path, a URL or a git command line.
 
 from __future__ import annotations
 
+import difflib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +24,25 @@ Progress = Callable[[str], None]
 def quiet(_message: str) -> None:
     """A progress callback that says nothing."""
     return None
+
+
+def require_snapshots(store: SnapshotStore, customer: str, dates: list[str] | None = None) -> dict[str, list[str]]:
+    """The customer's snapshots (date -> committed assets), or SnapshotNotFoundError naming what exists
+    when the customer has none or a date asked for has none: an operator's typo, not damage."""
+    listing = store.list_snapshots(customer)
+    if not listing:
+        known = store.list_customers()
+        close = difflib.get_close_matches(customer, known, n=1)
+        raise SnapshotNotFoundError(
+            f"no snapshot of {customer}" + (f"; did you mean {close[0]}?" if close else "")
+            + f" (known: {', '.join(known) or 'none'}; see `backhub snapshots`)")
+    for date in dates or []:
+        if date not in listing:
+            available = sorted(listing)
+            span = available[0] if len(available) == 1 else f"{available[0]} ... {available[-1]}"
+            raise SnapshotNotFoundError(f"no snapshot of {customer} on {date} (available: {span}; "
+                                        "see `backhub snapshots`)")
+    return listing
 
 
 # -- reading one snapshot ----------------------------------------------------------------------------

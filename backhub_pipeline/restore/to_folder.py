@@ -4,10 +4,16 @@
                           DIR/<owner>/<repo>.wiki.git, DIR/<owner>/<repo>/ (metadata and issues/
                           as JSON as GitHub served it, plus Markdown), built beside DIR and renamed
                           into place only when complete
+
+A restore writes plaintext and may replace a folder, so it refuses any target that is, holds or lies
+inside backhub's own state (store, keyring, audit log, git cache, Dagster home), and ``force`` replaces
+only a folder an earlier restore made (it carries ``backhub-restore.json``). A restore killed mid-way
+leaves its staging folder ``.<DIR>.restore-*`` beside DIR; the next restore into DIR removes it.
 """
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import re
@@ -27,7 +33,8 @@ from resources.errors import BackhubError, IntegrityError, RestoreRefusedError
 from resources.git import Git
 from resources.snapshot_store import SnapshotStore
 
-SUMMARY_FILE = "backhub-restore.json"
+SUMMARY_FILE = "backhub-restore.json"  # also the marker: a folder holding it was made by a restore
+STAGING_OWNER = ".backhub-restore-pid"  # in a staging folder: the process building it
 
 
 # -- restore to a directory --------------------------------------------------------------------------
@@ -51,6 +58,7 @@ class RestoreResult:
     target: str
     repositories: list[RestoredRepository] = field(default_factory=list)
     seconds: float = 0.0
+    leftovers_removed: list[str] = field(default_factory=list)  # staging of restores that were killed
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -65,22 +73,27 @@ def restore_to_directory(
     *,
     repo: str | None = None,
     force: bool = False,
+    protected: dict[str, Path] | None = None,
     progress: Progress = quiet,
 ) -> RestoreResult:
     """Restore a snapshot (or one repository of it) into ``target``.
 
     Everything is built in a temporary sibling of ``target`` and renamed into place only once
     complete: a failure leaves nothing at ``target`` (and removes the partial copy). ``target`` must
-    not exist or be an empty directory unless ``force``, which replaces it only after success.
+    not exist or be an empty directory unless ``force``, which replaces it only after success and only
+    if an earlier restore made it. ``protected`` (variable -> path, ``Settings.local_paths``) are never
+    the target, inside it, or around it.
     """
     started = time.monotonic()
     target = Path(target).absolute()
-    _refuse_existing(target, force)
+    check_target(target, force=force, protected=protected or {})
     snapshot = Snapshot(store, customer, date)
     chosen = [snapshot.repository(repo)] if repo else snapshot.repositories()
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.restore-", dir=target.parent))
     result = RestoreResult(customer=snapshot.customer, date=snapshot.date, target=str(target))
+    result.leftovers_removed = [str(leftover) for leftover in remove_leftovers(target)]
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.restore-", dir=target.parent))
+    (staging / STAGING_OWNER).write_text(f"{os.getpid()}\n")
     try:
         for index, item in enumerate(chosen, 1):
             progress(f"[{index}/{len(chosen)}] {item.full_name}")
@@ -88,6 +101,7 @@ def restore_to_directory(
         result.seconds = round(time.monotonic() - started, 3)
         summary = {"format": "backhub-restore", "version": 1, **result.as_dict()}
         (staging / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+        (staging / STAGING_OWNER).unlink()
         _move_into_place(staging, target, force)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -96,12 +110,65 @@ def restore_to_directory(
     return result
 
 
+def check_target(target: Path, *, force: bool, protected: dict[str, Path]) -> None:
+    """RestoreRefusedError unless a restore may write ``target``: before anything is read or recorded."""
+    refuse_protected(target, protected)
+    _refuse_existing(target, force)
+
+
+def refuse_protected(target: Path, protected: dict[str, Path]) -> None:
+    """RestoreRefusedError when ``target`` (symlinks resolved) is, holds or lies inside a protected path."""
+    real = target.resolve()
+    held = {variable: path.resolve() for variable, path in protected.items()}
+    # Name the closest: the one it is, else the deepest one it lies inside, else one it holds.
+    deepest_first = sorted(held.items(), key=lambda item: -len(item[1].parts))
+    for relation, test in (("is", real.__eq__), ("lies inside", real.is_relative_to),
+                           ("holds", lambda path: path.is_relative_to(real))):
+        for variable, path in deepest_first:
+            if test(path):
+                raise RestoreRefusedError(f"restore into {target}: refused, it {relation} backhub's own data "
+                                          f"({variable}={protected[variable]}); choose a folder outside it")
+
+
 def _refuse_existing(target: Path, force: bool) -> None:
-    if force or not (target.exists() or target.is_symlink()):
+    if not (target.exists() or target.is_symlink()):
         return
     if target.is_dir() and not target.is_symlink() and not any(target.iterdir()):
         return
-    raise RestoreRefusedError(f"restore into {target}: it already exists and is not empty (use --force to replace it)")
+    if not force:
+        raise RestoreRefusedError(f"restore into {target}: it already exists and is not empty (use --force to replace "
+                                  "an earlier restore, or choose another folder)")
+    if target.is_symlink() or not target.is_dir() or not (target / SUMMARY_FILE).is_file():
+        raise RestoreRefusedError(f"restore into {target}: --force replaces only a folder an earlier restore made "
+                                  f"(it holds {SUMMARY_FILE}), and this one does not; choose another folder")
+
+
+def remove_leftovers(target: Path) -> list[Path]:
+    """Remove the staging folders of restores into ``target`` whose process is gone (killed mid-way)."""
+    removed = []
+    for candidate in sorted(target.parent.glob(f".{glob.escape(target.name)}.restore-*")):
+        owner = candidate / STAGING_OWNER
+        if candidate.is_symlink() or not candidate.is_dir() or not owner.is_file():
+            continue
+        try:
+            pid = int(owner.read_text().strip())
+        except ValueError:
+            pid = 0
+        if pid and _alive(pid):
+            continue  # another restore into the same folder is running now
+        shutil.rmtree(candidate)
+        removed.append(candidate)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _move_into_place(staging: Path, target: Path, force: bool) -> None:

@@ -30,10 +30,17 @@ class VerifyResult:
     blobs_checked: int = 0
     bytes_read: int = 0
     chains_restored: int = 0
+    # date -> assets never committed: a backup that failed part-way, not damage (its problem is in problems)
+    incomplete: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    @property
+    def damaged(self) -> bool:
+        """A problem other than an incomplete snapshot: stored data that fails its checks."""
+        return len(self.problems) > len(self.incomplete)
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "ok": self.ok}
@@ -68,6 +75,7 @@ def verify_snapshots(
         progress(f"verify {customer}/{date}{' (reading all data)' if read_data else ''}")
         missing = [asset for asset in BACKUP_ASSETS if asset not in listing[date]]
         if missing:
+            result.incomplete[date] = missing
             result.problems.append(f"snapshot {customer}/{date} is incomplete: no committed {', '.join(missing)}")
         report = store.verify(customer, date, read_data=read_data)
         result.problems.extend(report.problems)

@@ -34,13 +34,16 @@ def write_blob(writer: Any, keys: CustomerKeys, bid: str, chunks: Iterable[Any],
     tink = _tink()
     writer.write(BLOB_PREFIX)
     try:
-        encrypting = keys.streaming_aead.new_encrypting_stream(_NoClose(writer), blob_aad(bid))
+        destination = _NoClose(writer)
+        encrypting = keys.streaming_aead.new_encrypting_stream(destination, blob_aad(bid))
         compressor = zstandard.ZstdCompressor(level=level).compressobj(size=size)
         for chunk in chunks:
             encrypting.write(compressor.compress(chunk))
         encrypting.write(compressor.flush())
         encrypting.close()
     except tink.TinkError as exc:
+        if destination.error is not None:  # the storage refused the bytes (a full disk): say that, not "encryption"
+            raise destination.error from None
         raise IntegrityError(f"store blob {bid}: encryption failed ({exc})") from None
 
 
@@ -50,9 +53,14 @@ class _NoClose(io.RawIOBase):
     def __init__(self, target: Any) -> None:
         super().__init__()
         self._target = target
+        self.error: Exception | None = None  # what the target raised: Tink reports it only as a TinkError
 
     def writable(self) -> bool:
         return True
 
     def write(self, data: Any) -> int:
-        return self._target.write(data)
+        try:
+            return self._target.write(data)
+        except Exception as exc:
+            self.error = exc
+            raise

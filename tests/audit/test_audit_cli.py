@@ -77,7 +77,7 @@ def test_verify_with_an_anchor_catches_a_truncated_tail(
 def test_a_malformed_anchor_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     url, _log_ = _log(tmp_path)
     code, _out, err = _backhub_here(capsys, "--url", url, "verify", "--anchor", "nonsense")
-    assert code == 1
+    assert code == 2  # a usage error (exit codes: 0 ok, 1 integrity, 2 usage)
     assert "expected SEQ:SHA256HEX" in err
 
 

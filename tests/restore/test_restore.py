@@ -85,7 +85,7 @@ def test_one_repository_restores_alone_and_an_existing_folder_is_refused_unless_
     assert sorted(p.name for p in (target / "zoe-dev").iterdir()) == ["notes", "notes.git", "notes.wiki.git"]
     (target / "mine.txt").write_text("keep me")
     capsys.readouterr()
-    assert _restore(*args) == 1
+    assert _restore(*args) == 2
     assert "already exists" in capsys.readouterr().err
     assert (target / "mine.txt").read_text() == "keep me"
     assert _restore(*args, "--force") == 0
@@ -239,10 +239,10 @@ def test_a_corrupted_blob_is_named_and_leaves_no_restore(history: History, tmp_p
 
 def test_a_missing_snapshot_is_named_and_leaves_nothing(history: History, tmp_path: Path, capsys) -> None:
     capsys.readouterr()
-    assert _restore("--customer", CUSTOMER, "--date", "2001-01-01", "--to", str(tmp_path / "r")) == 1
-    assert "no snapshot of customer zoe-dev on 2001-01-01" in capsys.readouterr().err
-    assert main(["verify", "--quiet", "--customer", CUSTOMER, "--date", "2001-01-01"]) == 1
-    assert "no snapshot of customer zoe-dev on 2001-01-01" in capsys.readouterr().out
+    assert _restore("--customer", CUSTOMER, "--date", "2001-01-01", "--to", str(tmp_path / "r")) == 2
+    assert "no snapshot of zoe-dev on 2001-01-01 (available: " in capsys.readouterr().err
+    assert main(["verify", "--quiet", "--customer", CUSTOMER, "--date", "2001-01-01"]) == 2
+    assert "no snapshot of zoe-dev on 2001-01-01 (available: " in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
 
 

@@ -80,7 +80,7 @@ def test_cli_erases_with_yes_and_refuses_without_it(local, monkeypatch, capsys) 
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setattr("sys.stdin", open("/dev/null"))  # noqa: SIM115 - not a terminal
-    assert cli.main(["customers", "erase", "acme-corp"]) == 1
+    assert cli.main(["customers", "erase", "acme-corp"]) == 2  # usage: no --yes
     assert "--yes" in capsys.readouterr().err
     assert local.store().list_snapshots("acme-corp")
 
