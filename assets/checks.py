@@ -30,6 +30,16 @@ from resources.git import GitResource
 from resources.snapshot_store import Manifest, SnapshotStore, SnapshotStoreResource
 
 ERROR = dg.AssetCheckSeverity.ERROR
+
+#: What each check proves, one sentence: the UI shows it beside every check of every asset.
+CHECK_DESCRIPTIONS: dict[str, str] = {
+    "blobs_decrypt": "Every blob the manifest names exists, decrypts under the customer's key and hashes to its id.",
+    "git_data_restores": "Each bundle chain unbundles into a scratch repository whose refs equal the recorded tips "
+                         "and which passes git fsck.",
+    "covers_inventory": "Every repository in the inventory has an entry here, with data or a recorded reason for none.",
+    "issue_table_is_valid": "The issues table passes its Great Expectations suite: unique numbers per repository, "
+                            "non-null ids, valid states, created <= updated, every comment stored.",
+}
 CHECK_OPTIONS = dict(partitions_def=snapshot_partitions)
 
 
@@ -47,7 +57,7 @@ def _problems(problems: list[str]) -> dict[str, Any]:
 def _blobs_decrypt(asset: dg.AssetsDefinition) -> dg.AssetChecksDefinition:
     name = asset.key.to_user_string()
 
-    @dg.asset_check(asset=asset, name="blobs_decrypt", blocking=True, **CHECK_OPTIONS)
+    @dg.asset_check(asset=asset, name="blobs_decrypt", description=CHECK_DESCRIPTIONS["blobs_decrypt"], blocking=True, **CHECK_OPTIONS)
     def check(context: AssetCheckExecutionContext, store: SnapshotStoreResource) -> dg.AssetCheckResult:
         key = SnapshotKey.parse(context.partition_key)
         report = store.get_client().verify(key.customer, key.date, read_data=True, assets=[name])
@@ -64,7 +74,7 @@ def _blobs_decrypt(asset: dg.AssetsDefinition) -> dg.AssetChecksDefinition:
 def _git_data_restores(asset: dg.AssetsDefinition) -> dg.AssetChecksDefinition:
     name = asset.key.to_user_string()
 
-    @dg.asset_check(asset=asset, name="git_data_restores", blocking=True, **CHECK_OPTIONS)
+    @dg.asset_check(asset=asset, name="git_data_restores", description=CHECK_DESCRIPTIONS["git_data_restores"], blocking=True, **CHECK_OPTIONS)
     def check(context: AssetCheckExecutionContext, store: SnapshotStoreResource, git: GitResource) -> dg.AssetCheckResult:
         key = SnapshotKey.parse(context.partition_key)
         client = store.get_client()
@@ -102,7 +112,7 @@ def _git_data_restores(asset: dg.AssetsDefinition) -> dg.AssetChecksDefinition:
 def _covers_inventory(asset: dg.AssetsDefinition, has_data: Callable[[dict[str, Any]], bool]) -> dg.AssetChecksDefinition:
     name = asset.key.to_user_string()
 
-    @dg.asset_check(asset=asset, name="covers_inventory", additional_deps=[inventory], **CHECK_OPTIONS)
+    @dg.asset_check(asset=asset, name="covers_inventory", description=CHECK_DESCRIPTIONS["covers_inventory"], additional_deps=[inventory], **CHECK_OPTIONS)
     def check(context: AssetCheckExecutionContext, store: SnapshotStoreResource) -> dg.AssetCheckResult:
         key = SnapshotKey.parse(context.partition_key)
         client = store.get_client()
@@ -131,7 +141,7 @@ def _covers_inventory(asset: dg.AssetsDefinition, has_data: Callable[[dict[str, 
     return check
 
 
-@dg.asset_check(asset=issues, name="issue_table_is_valid", **CHECK_OPTIONS)
+@dg.asset_check(asset=issues, name="issue_table_is_valid", description=CHECK_DESCRIPTIONS["issue_table_is_valid"], **CHECK_OPTIONS)
 def issue_table_is_valid(context: AssetCheckExecutionContext, store: SnapshotStoreResource) -> dg.AssetCheckResult:
     """Unique numbers per repository, non-null ids, valid states, created <= updated, comments all stored."""
     key = SnapshotKey.parse(context.partition_key)

@@ -17,7 +17,8 @@ from resources.clock import Clock
 from resources.github import GitHubAppResource
 
 
-@dg.sensor(minimum_interval_seconds=300, default_status=dg.DefaultSensorStatus.RUNNING)
+@dg.sensor(minimum_interval_seconds=300, default_status=dg.DefaultSensorStatus.RUNNING,
+           description="Adds a customer partition for every new installation of the GitHub App.")
 def customers_sensor(context: dg.SensorEvaluationContext, github: GitHubAppResource) -> dg.SensorResult | dg.SkipReason:
     """Adds a ``customer`` partition for every new installation of the GitHub App.
 
@@ -43,7 +44,8 @@ def _snapshotted(instance: dg.DagsterInstance, date: str) -> set[str]:
     return done or set()
 
 
-@dg.sensor(job=snapshot_job, minimum_interval_seconds=300, default_status=dg.DefaultSensorStatus.RUNNING)
+@dg.sensor(job=snapshot_job, minimum_interval_seconds=300, default_status=dg.DefaultSensorStatus.RUNNING,
+           description="Each UTC day: adds the date partition and requests one snapshot run per installed customer.")
 def daily_snapshot_sensor(
     context: dg.SensorEvaluationContext, github: GitHubAppResource, clock: Clock
 ) -> dg.SensorResult | dg.SkipReason:
