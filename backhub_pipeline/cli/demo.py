@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -163,14 +164,48 @@ def _expire(settings) -> dict | None:
     return report_of(result, "expiry")
 
 
-def _serve_ui(port: int, settings) -> int:
+def ui_command(port: int) -> list[str]:
+    return [sys.executable, "-m", "dagster", "dev", "-m", "backhub_pipeline.definitions",
+            "-h", "127.0.0.1", "-p", str(port)]
+
+
+class Stopped(Exception):
+    """SIGTERM arrived: stop as Ctrl-C does."""
+
+
+def _raise_stopped(_signum: int, _frame: Any) -> None:
+    raise Stopped
+
+
+#: How long ``dagster dev`` gets to stop its webserver, daemon and code server before they are killed.
+STOP_GRACE_SECONDS = 20
+
+
+def _serve_ui(port: int, settings, command: list[str] | None = None) -> int:
     """``dagster dev`` loads the code location in processes of its own: they read the settings from the
-    environment, so theirs is built from these settings."""
-    command = [sys.executable, "-m", "dagster", "dev", "-m", "backhub_pipeline.definitions",
-               "-h", "127.0.0.1", "-p", str(port)]
-    process = subprocess.Popen(command, env=settings.child_environment())
+    environment, so theirs is built from these settings.
+
+    It runs in a session of its own, so Ctrl-C and SIGTERM alike reach the whole group (webserver,
+    daemon, code server) through ``os.killpg``, and whatever is left when it exits is killed: nothing
+    outlives the demo, even when ``dagster dev`` itself dies first."""
+    process = subprocess.Popen(command or ui_command(port), env=settings.child_environment(), start_new_session=True)
+    previous = signal.signal(signal.SIGTERM, _raise_stopped)
     try:
         return process.wait()
-    except KeyboardInterrupt:
-        process.send_signal(signal.SIGINT)
-        return process.wait()
+    except (KeyboardInterrupt, Stopped):
+        _signal_group(process.pid, signal.SIGINT)
+        try:
+            return process.wait(timeout=STOP_GRACE_SECONDS)
+        except subprocess.TimeoutExpired:
+            _signal_group(process.pid, signal.SIGKILL)
+            return process.wait()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        _signal_group(process.pid, signal.SIGKILL)  # orphans of a child that died or stopped early
+
+
+def _signal_group(group: int, signum: int) -> None:
+    try:
+        os.killpg(group, signum)
+    except ProcessLookupError:  # the group is already empty
+        pass
