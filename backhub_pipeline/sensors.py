@@ -11,6 +11,7 @@ import dagster as dg
 
 from assets.partitions import BACKUP_ASSETS, SnapshotKey, customer_partitions, customers_of, date_partitions
 from backhub_pipeline.alert_sensors import ALERT_SENSORS
+from backhub_pipeline.daily_report_sensor import daily_report_sensor
 from backhub_pipeline.jobs import snapshot_job
 from backhub_pipeline.retention.sensor import retention_sensor
 from resources.clock import Clock
@@ -74,4 +75,4 @@ def daily_snapshot_sensor(
     ]
     return dg.SensorResult(run_requests=runs, dynamic_partitions_requests=partition_requests)
 
-SENSORS = [customers_sensor, daily_snapshot_sensor, retention_sensor, *ALERT_SENSORS]
+SENSORS = [customers_sensor, daily_snapshot_sensor, retention_sensor, daily_report_sensor, *ALERT_SENSORS]

@@ -100,10 +100,10 @@ def test_snapshots_lists_every_day_with_sizes_and_check_status(history: History,
     for item in listed:
         assert item["assets"] == ["inventory", "issues", "repositories", "wikis"]
         assert item["repositories"] == len(history.days[0].state["repositories"])
-        assert item["logical_bytes"] > item["added_bytes"] > 0
-        assert item["stored_bytes"] >= item["added_bytes"]
+        assert item["logical_bytes"] > item["new_bytes"] > 0
+        assert item["stored_bytes"] >= item["new_bytes"]
         assert item["checks"] == "10 passed"
-    assert listed[1]["added_bytes"] < listed[0]["added_bytes"] / 2  # later days are increments
+    assert listed[1]["new_bytes"] < listed[0]["new_bytes"] / 2  # later days are increments
 
 
 def test_verify_read_data_rebuilds_every_chain_and_passes(history: History, capsys) -> None:
