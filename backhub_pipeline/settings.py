@@ -50,6 +50,9 @@ class Settings:
     ui_url: str = DEFAULT_UI_URL
     # The BACKHUB_ALERT_* variables (resources/alerts.py reads their meaning). They hold secrets: not in repr.
     alert_variables: Mapping[str, str] = field(default_factory=dict, repr=False)
+    # The BACKHUB_* variables that were set: the code location resolves those through ``dg.EnvVar`` at
+    # run time, so the UI's launchpad shows their names, not the paths and URLs (wiring.py).
+    set_variables: frozenset[str] = frozenset()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, *,
@@ -95,6 +98,7 @@ class Settings:
             ),
             ui_url=(env.get("BACKHUB_UI_URL") or DEFAULT_UI_URL).rstrip("/"),
             alert_variables={name: value for name, value in env.items() if name.startswith(ALERT_PREFIX) and value},
+            set_variables=frozenset(name for name, value in env.items() if name.startswith("BACKHUB_") and value),
         )
 
     def environment(self) -> dict[str, str]:

@@ -282,15 +282,25 @@ def test_restore_job_and_verify_job_run_from_run_config(history: History, tmp_pa
     with dg.DagsterInstance.get() as instance:
         verify = definitions.resolve_job_def("verify_job").execute_in_process(
             instance=instance, run_config={"ops": {"verify_snapshots_op": {"config": {
-                "customer": CUSTOMER, "dates": [day], "read_data": False}}}})
+                "customer": CUSTOMER, "date": day, "read_data": False}}}})
         assert verify.success
         restore = definitions.resolve_job_def("restore_job").execute_in_process(
             instance=instance, run_config={"ops": {"restore_snapshot_op": {"config": {
-                "customer": CUSTOMER, "date": day, "repo": "zoe-dev/notes", "to_dir": str(tmp_path / "job")}}}})
+                "customer": CUSTOMER, "date": day, "repository": "zoe-dev/notes", "target": str(tmp_path / "job")}}}})
         assert restore.success
         missing = definitions.resolve_job_def("restore_job").execute_in_process(
             instance=instance, raise_on_error=False, run_config={"ops": {"restore_snapshot_op": {"config": {
-                "customer": CUSTOMER, "date": "2001-01-01", "to_dir": str(tmp_path / "none")}}}})
+                "customer": CUSTOMER, "date": "2001-01-01", "target": str(tmp_path / "none")}}}})
         assert not missing.success
+        relative = definitions.resolve_job_def("restore_job").execute_in_process(
+            instance=instance, raise_on_error=False, run_config={"ops": {"restore_snapshot_op": {"config": {
+                "customer": CUSTOMER, "target": "restored"}}}})
+        assert not relative.success
+        assert "target must be an absolute folder" in relative.get_step_failure_events()[0].step_failure_data.error.message
+        latest = definitions.resolve_job_def("restore_job").execute_in_process(  # no date: the latest snapshot
+            instance=instance, run_config={"ops": {"restore_snapshot_op": {"config": {
+                "customer": CUSTOMER.upper(), "repository": "zoe-dev/notes", "target": str(tmp_path / "latest")}}}})
+        assert latest.success
     assert (tmp_path / "job" / "zoe-dev" / "notes.git").is_dir()
+    assert (tmp_path / "latest" / "zoe-dev" / "notes.git").is_dir()
     assert not (tmp_path / "none").exists()
