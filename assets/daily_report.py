@@ -49,13 +49,16 @@ class CustomerDay:
 def _latest_materializations(instance: dg.DagsterInstance, asset: str, partitions: list[str]) -> dict[str, Any]:
     """Partition key -> its latest materialization record, for ``partitions`` of ``asset``."""
     latest: dict[str, Any] = {}
-    if not partitions:
-        return latest
-    records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=partitions), limit=10 * len(partitions)
-    ).records
-    for record in records:  # newest first
-        latest.setdefault(record.partition_key, record)
+    cursor = None
+    while partitions and len(latest) < len(partitions):
+        page = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=partitions),
+            limit=max(100, len(partitions)), cursor=cursor)
+        for record in page.records:  # newest first
+            latest.setdefault(record.partition_key, record)
+        if not page.has_more:
+            break
+        cursor = page.cursor
     return latest
 
 
