@@ -100,7 +100,7 @@ class Capture:
     def metadata(self, *, api_requests: int | None = None, **counts: Any) -> dict[str, Any]:
         meta: dict[str, Any] = dict(counts)
         meta["logical_bytes"] = dg.MetadataValue.int(self.logical_bytes)
-        meta["new_bytes_stored"] = dg.MetadataValue.int(self.new_bytes)
+        meta["new_bytes"] = dg.MetadataValue.int(self.new_bytes)
         meta["new_blobs"] = dg.MetadataValue.int(self.new_blobs)
         if api_requests is not None:
             meta["api_requests"] = dg.MetadataValue.int(api_requests)

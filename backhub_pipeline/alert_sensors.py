@@ -55,7 +55,8 @@ def _partition(tags: dict[str, str]) -> tuple[str | None, str | None]:
     return tags.get(CUSTOMER_TAG), tags.get(DATE_TAG)
 
 
-@dg.run_failure_sensor(default_status=dg.DefaultSensorStatus.RUNNING, minimum_interval_seconds=30)
+@dg.run_failure_sensor(default_status=dg.DefaultSensorStatus.RUNNING, minimum_interval_seconds=30,
+                       description="Sends one alert per failed run of any job in this code location, naming the cause.")
 def run_failure_alert_sensor(context: dg.RunFailureSensorContext, alerter: dg.ResourceParam[AlertService]) -> None:
     """One alert per failed run of any job in this code location."""
     run = context.dagster_run
@@ -120,7 +121,8 @@ def _check_alert(alerter: dg.ResourceParam[AlertService], run: dg.DagsterRun, ev
     return ident, alert
 
 
-@dg.sensor(minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING)
+@dg.sensor(minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING,
+           description="Sends one alert per failed (customer, date, asset, check) evaluation.")
 def check_failure_alert_sensor(context: dg.SensorEvaluationContext, alerter: dg.ResourceParam[AlertService]) -> dg.SkipReason:
     """One alert per failed (customer, date, asset, check), read from ASSET_CHECK_EVALUATION events.
 
@@ -173,7 +175,8 @@ def missed_backups(store_client: Any, customers: Sequence[str], date: str) -> di
     return missing
 
 
-@dg.sensor(minimum_interval_seconds=600, default_status=dg.DefaultSensorStatus.RUNNING)
+@dg.sensor(minimum_interval_seconds=600, default_status=dg.DefaultSensorStatus.RUNNING,
+           description="After the deadline, sends one alert per installed customer without today's committed snapshot.")
 def missed_backup_sensor(
     context: dg.SensorEvaluationContext,
     clock: Clock,

@@ -11,6 +11,7 @@ import dagster as dg
 
 from assets.partitions import BACKUP_ASSETS, SnapshotKey, customer_partitions, customers_of, date_partitions
 from backhub_pipeline.alert_sensors import ALERT_SENSORS
+from backhub_pipeline.daily_report_sensor import daily_report_sensor
 from backhub_pipeline.deep_verification import deep_verify_sensor
 from backhub_pipeline.jobs import snapshot_job
 from backhub_pipeline.retention.sensor import retention_sensor
@@ -18,7 +19,8 @@ from resources.clock import Clock
 from resources.github import GitHubAppResource
 
 
-@dg.sensor(minimum_interval_seconds=300, default_status=dg.DefaultSensorStatus.RUNNING)
+@dg.sensor(minimum_interval_seconds=300, default_status=dg.DefaultSensorStatus.RUNNING,
+           description="Adds a customer partition for every new installation of the GitHub App.")
 def customers_sensor(context: dg.SensorEvaluationContext, github: GitHubAppResource) -> dg.SensorResult | dg.SkipReason:
     """Adds a ``customer`` partition for every new installation of the GitHub App, and removes a key
     that is no installation and holds no data (typed into the UI's Materialize dialog).
@@ -58,7 +60,8 @@ def _snapshotted(instance: dg.DagsterInstance, date: str) -> set[str]:
     return done or set()
 
 
-@dg.sensor(job=snapshot_job, minimum_interval_seconds=300, default_status=dg.DefaultSensorStatus.RUNNING)
+@dg.sensor(job=snapshot_job, minimum_interval_seconds=300, default_status=dg.DefaultSensorStatus.RUNNING,
+           description="Each UTC day: adds the date partition and requests one snapshot run per installed customer.")
 def daily_snapshot_sensor(
     context: dg.SensorEvaluationContext, github: GitHubAppResource, clock: Clock
 ) -> dg.SensorResult | dg.SkipReason:
@@ -87,4 +90,5 @@ def daily_snapshot_sensor(
     ]
     return dg.SensorResult(run_requests=runs, dynamic_partitions_requests=partition_requests)
 
-SENSORS = [customers_sensor, daily_snapshot_sensor, retention_sensor, deep_verify_sensor, *ALERT_SENSORS]
+SENSORS = [customers_sensor, daily_snapshot_sensor, retention_sensor, deep_verify_sensor, daily_report_sensor,
+           *ALERT_SENSORS]

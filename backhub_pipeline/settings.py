@@ -52,6 +52,9 @@ class Settings:
     # The BACKHUB_ALERT_* variables (resources/alerts.py reads their meaning). They hold secrets: not in repr.
     alert_variables: Mapping[str, str] = field(default_factory=dict, repr=False)
     full_read_days: int = 7  # every repository's issues are read whole at least this often
+    # The BACKHUB_* variables that were set: the code location resolves those through ``dg.EnvVar`` at
+    # run time, so the UI's launchpad shows their names, not the paths and URLs (wiring.py).
+    set_variables: frozenset[str] = frozenset()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, *,
@@ -98,6 +101,7 @@ class Settings:
             ui_url=(env.get("BACKHUB_UI_URL") or DEFAULT_UI_URL).rstrip("/"),
             alert_variables={name: value for name, value in env.items() if name.startswith(ALERT_PREFIX) and value},
             full_read_days=_whole_number(env, "BACKHUB_FULL_READ_DAYS", 7, low=1, high=365),
+            set_variables=frozenset(name for name, value in env.items() if name.startswith("BACKHUB_") and value),
         )
 
     def environment(self) -> dict[str, str]:

@@ -29,9 +29,11 @@ def resources_from(settings: Settings, *, credentials_from_env: bool = True) -> 
     in itself with settings it was given (the demo) passes ``credentials_from_env=False``."""
     return {
         "github": github_resource(settings, credentials_from_env=credentials_from_env),
-        "git": GitResource(cache_dir=settings.git_cache_dir),
-        "store": store_resource(settings),
-        "audit": AuditLogResource(url=settings.audit_url, s3_endpoint_url=settings.s3_endpoint_url),
+        "git": GitResource(cache_dir=_location(settings, "BACKHUB_GIT_CACHE_DIR", settings.git_cache_dir,
+                                               credentials_from_env)),
+        "store": store_resource(settings, from_env=credentials_from_env),
+        "audit": AuditLogResource(url=_location(settings, "BACKHUB_AUDIT_URL", settings.audit_url, credentials_from_env),
+                                  s3_endpoint_url=settings.s3_endpoint_url),
         "clock": clock(settings),
         "policy": BackupPolicy(retention_days=settings.retention_days, full_read_days=settings.full_read_days),
         "retention": RetentionResource(sweep_grace_hours=settings.sweep_grace_hours),
@@ -48,9 +50,19 @@ def github_resource(settings: Settings, *, credentials_from_env: bool = True) ->
                              private_key_path=settings.github_app_private_key_path, ca_bundle=settings.ca_bundle)
 
 
-def store_resource(settings: Settings) -> SnapshotStoreResource:
-    return SnapshotStoreResource(store_url=settings.store_url, keyring_url=settings.keyring_url,
-                                 master_key_uri=settings.master_key_uri, s3_endpoint_url=settings.s3_endpoint_url)
+def _location(settings: Settings, variable: str, value: str, from_env: bool) -> str | dg.EnvVar:
+    """Where something lives, as the code location's resources take it: ``dg.EnvVar`` when ``variable``
+    was set (resolved at run time; the UI's launchpad shows the variable's name, not the path or URL),
+    else the value ``Settings`` derived from ``DAGSTER_HOME``."""
+    return dg.EnvVar(variable) if from_env and variable in settings.set_variables else value
+
+
+def store_resource(settings: Settings, *, from_env: bool = False) -> SnapshotStoreResource:
+    return SnapshotStoreResource(
+        store_url=_location(settings, "BACKHUB_STORE_URL", settings.store_url, from_env),
+        keyring_url=_location(settings, "BACKHUB_KEYRING_URL", settings.keyring_url, from_env),
+        master_key_uri=_location(settings, "BACKHUB_MASTER_KEY_URI", settings.master_key_uri, from_env),
+        s3_endpoint_url=settings.s3_endpoint_url)
 
 
 def clock(settings: Settings) -> Clock:

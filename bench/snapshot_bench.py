@@ -50,7 +50,7 @@ def main() -> None:
                 "issues_and_pulls": sum(s["issues"] + s["pull_requests"] for s in summaries),
                 "api_requests": sum(s["api_requests"] for s in summaries),
                 "free_304s": sum(int(s["assets"].get("inventory", {}).get("not_modified", 0)) for s in summaries),
-                "new_bytes": sum(s["added_bytes"] for s in summaries),
+                "new_bytes": sum(s["new_bytes"] for s in summaries),
                 "logical_bytes": sum(s["logical_bytes"] for s in summaries),
                 "checks": "all passed" if all(s["success"] and not s["checks_failed"] for s in summaries) else "FAILED",
             })

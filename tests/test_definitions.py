@@ -28,7 +28,7 @@ def test_dagster_validates_the_code_location_without_any_configuration(tmp_path)
 def test_definitions_pin_the_assets_checks_jobs_and_sensors() -> None:
     definitions = defs()
     assert {key.to_user_string() for key in definitions.resolve_asset_graph().get_all_asset_keys()} == {
-        "inventory", "repositories", "issues", "wikis"}
+        "inventory", "repositories", "issues", "wikis", "daily_report"}
     checks = {(key.asset_key.to_user_string(), key.name) for key in definitions.resolve_asset_graph().asset_check_keys}
     assert checks == {
         ("inventory", "blobs_decrypt"), ("repositories", "blobs_decrypt"), ("issues", "blobs_decrypt"),
@@ -41,8 +41,9 @@ def test_definitions_pin_the_assets_checks_jobs_and_sensors() -> None:
     assert blocking == {(asset, "blobs_decrypt") for asset in ("inventory", "repositories", "issues", "wikis")} | {
         ("repositories", "git_data_restores"), ("wikis", "git_data_restores")}
     assert definitions.resolve_job_def("deep_verify_job") is not None
+    assert definitions.resolve_job_def("daily_report_job") is not None
     assert {sensor.name for sensor in definitions.sensors} >= {"customers_sensor", "daily_snapshot_sensor",
-                                                               "deep_verify_sensor"}
+                                                               "deep_verify_sensor", "daily_report_sensor"}
 
 
 def test_a_snapshot_runs_as_one_step_with_its_assets_and_checks() -> None:

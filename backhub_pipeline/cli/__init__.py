@@ -35,6 +35,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "backup": ("backhub_pipeline.cli.backup", "take snapshots now, through the Dagster instance"),
     "demo": ("backhub_pipeline.cli.demo", "run the demo: emulator, a day's snapshots, the Dagster UI"),
     "audit": ("backhub_pipeline.cli.audit", "verify and read the tamper-evident audit log"),
+    "status": ("backhub_pipeline.cli.status", "who is backed up on a date, and why not (the daily_report's rows)"),
     "snapshots": ("backhub_pipeline.cli.snapshots", "list snapshots: assets, repositories, sizes, check status"),
     "verify": ("backhub_pipeline.cli.verify", "check snapshots like restic check (--read-data: everything)"),
     "restore": ("backhub_pipeline.cli.restore", "restore a snapshot to a folder, or a repository to GitHub"),

@@ -125,7 +125,7 @@ class SnapshotSummary:
     comments: int = 0
     wikis: int = 0
     logical_bytes: int = 0
-    added_bytes: int = 0  # new encrypted bytes this snapshot stored (the rest was already there)
+    new_bytes: int = 0  # new encrypted bytes this snapshot stored (the rest was already there)
     api_requests: int = 0
     checks_passed: int = 0
     checks_failed: list[str] = field(default_factory=list)
@@ -158,7 +158,7 @@ def summarize(key: SnapshotKey, result: dg.ExecuteInProcessResult) -> SnapshotSu
         summary.assets[materialization.asset_key.to_user_string()] = metadata
     for metadata in summary.assets.values():
         summary.logical_bytes += int(metadata.get("logical_bytes", 0))
-        summary.added_bytes += int(metadata.get("new_bytes_stored", 0))
+        summary.new_bytes += int(metadata.get("new_bytes", 0))
         summary.api_requests += int(metadata.get("api_requests", 0))
     inventory = summary.assets.get("inventory", {})
     issues = summary.assets.get("issues", {})
@@ -190,12 +190,12 @@ def take_snapshots(instance: dg.DagsterInstance, definitions: dg.Definitions, ke
 
 
 def render_table(summaries: Iterable[SnapshotSummary]) -> str:
-    headers = ["customer", "date", "repos", "issues", "pulls", "comments", "wikis", "logical", "stored (new)", "api", "checks"]
+    headers = ["customer", "date", "repos", "issues", "pulls", "comments", "wikis", "logical", "new", "api", "checks"]
     rows = []
     for s in summaries:
         checks = f"{s.checks_passed} passed" + (f", {len(s.checks_failed)} FAILED" if s.checks_failed else "")
         if not s.success:
             checks = f"RUN FAILED ({s.error})" if s.error else "RUN FAILED"
         rows.append([s.customer, s.date, str(s.repositories), str(s.issues), str(s.pull_requests), str(s.comments),
-                     str(s.wikis), size(s.logical_bytes), size(s.added_bytes), str(s.api_requests), checks])
+                     str(s.wikis), size(s.logical_bytes), size(s.new_bytes), str(s.api_requests), checks])
     return table(headers, rows)

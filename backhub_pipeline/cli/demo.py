@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import shlex
 import shutil
 import signal
@@ -104,33 +105,36 @@ def run(args: argparse.Namespace) -> int:
         _initialise_keys(settings)  # the one place the demo's master key is created (first run of its home)
         say(f"emulator: {emulator.info['api_url']} ({len(emulator.info['installations'])} installations)")
         all_summaries = []
-        for day in range(args.days):
+        for _ in range(args.days):
             if state["dates"]:  # a new simulated day: a day of activity on GitHub, then the next snapshot
                 emulator.control("POST", "advance", {"days": 1})
                 state["offset_days"] += 1
             else:
                 emulator.control("POST", "clock", {"offset_days": state["offset_days"]})
             settings = dataclasses.replace(settings, clock_offset_days=state["offset_days"])
-            summaries = _snapshot_day(settings)
+            # Numbered across runs of the demo: the home's second run takes "day 2".
+            say(f"\nday {len(state['dates']) + 1}: snapshots of {wiring_today(settings)}")
+            summaries = _snapshot_day(settings, progress=lambda line: say(f"  {line}"))
             _expire(settings)  # retention runs after each simulated day
+            if summaries:
+                _report(settings, summaries[0].date)
             state["dates"].append(summaries[0].date if summaries else None)
             _save_state(state_path, state)
             all_summaries.extend(summaries)
             if not args.json:
                 from backhub_pipeline.cli.backup import render_table
 
-                say(f"\nday {day + 1} of {args.days}: snapshot of {summaries[0].date if summaries else '?'}")
                 say(render_table(summaries))
         if args.json:
             json.dump([summary.as_dict() for summary in all_summaries], sys.stdout, indent=2, default=str)
             print()
         ok = all(summary.success and not summary.checks_failed for summary in all_summaries)
-        say(f"\nthe backhub CLI reads this demo's data with:\n  export DAGSTER_HOME={shlex.quote(str(dagster_home))}"
-            "\n  backhub snapshots")
+        ui_log = home / "dagster-ui.log"
+        say(closing_block(home, settings.dagster_home, None if args.no_ui else args.port, ui_log,
+                          customer=all_summaries[0].customer if all_summaries else None))
         if args.no_ui:
             return 0 if ok else 1
-        say(f"\nserving the Dagster UI on http://127.0.0.1:{args.port} (Ctrl-C to stop)")
-        return _serve_ui(args.port, settings)
+        return _serve_ui(args.port, settings, log_path=ui_log)
     finally:
         emulator.stop()
 
@@ -141,17 +145,67 @@ def _initialise_keys(settings) -> None:
     initialise(settings.keyring_url, settings.master_key_uri, s3_endpoint_url=settings.s3_endpoint_url)
 
 
-def _snapshot_day(settings):
+def wiring_today(settings) -> str:
+    from backhub_pipeline import wiring
+
+    return wiring.clock(settings).today()
+
+
+def progress_line(summary) -> str:
+    """One line per customer as its snapshot ends: what an operator waits for."""
+    from backhub_pipeline.cli.output import size
+
+    if not summary.success:
+        return f"{summary.customer}: FAILED ({summary.error})"
+    checks = f"{summary.checks_passed} checks passed" + (f", {len(summary.checks_failed)} FAILED"
+                                                         if summary.checks_failed else "")
+    return (f"{summary.customer}: committed, {summary.repositories} repositories, {size(summary.logical_bytes)} "
+            f"logical, {size(summary.new_bytes)} new, {checks}")
+
+
+def _snapshot_day(settings, progress=None):
     from assets.partitions import SnapshotKey
     from backhub_pipeline import wiring
     from backhub_pipeline.cli.backup import installed_customers, take_snapshots
     from backhub_pipeline.definitions import definitions_from
 
-    date = wiring.clock(settings).today()
+    date = wiring_today(settings)
     customers = installed_customers(settings)
+    definitions = definitions_from(settings, credentials_from_env=False)
+    summaries = []
     with wiring.instance(settings) as instance:
-        return take_snapshots(instance, definitions_from(settings, credentials_from_env=False),
-                              [SnapshotKey(customer, date) for customer in customers])
+        for customer in customers:  # one at a time, so each customer's line comes as it finishes
+            (summary,) = take_snapshots(instance, definitions, [SnapshotKey(customer, date)])
+            summaries.append(summary)
+            if progress:
+                progress(progress_line(summary))
+    return summaries
+
+
+def _report(settings, date: str) -> None:
+    """Materialize the day's ``daily_report`` now (the daemon's sensor would, once the UI is up)."""
+    from backhub_pipeline import wiring
+    from backhub_pipeline.cli.runs import QUIET, run_job
+    from backhub_pipeline.definitions import definitions_from
+
+    with wiring.instance(settings) as instance:
+        run_job(instance, definitions_from(settings, credentials_from_env=False), "daily_report_job",
+                partition_key=date, run_config=QUIET)
+
+
+def closing_block(home: Path, dagster_home: str, port: int | None, ui_log: Path, *, customer: str | None) -> str:
+    """What the demo ends with: where the UI is, where its data lives, how to point the CLI at it."""
+    lines = [""]
+    if port is not None:
+        lines.append(f"Dagster UI:   http://127.0.0.1:{port}   (Ctrl-C to stop; its log: {ui_log})")
+    lines += [f"demo home:    {home}",
+              "point the CLI at it:",
+              f"  export DAGSTER_HOME={shlex.quote(dagster_home)}",
+              "then try:",
+              "  backhub status",
+              f"  backhub snapshots --customer {customer or 'CUSTOMER'}",
+              f"  backhub verify --customer {customer or 'CUSTOMER'} --read-data"]
+    return "\n".join(lines)
 
 
 def _expire(settings) -> dict | None:
@@ -173,14 +227,50 @@ def _expire(settings) -> dict | None:
     return report_of(result, "expiry")
 
 
-def _serve_ui(port: int, settings) -> int:
+def ui_command(port: int) -> list[str]:
+    return [sys.executable, "-m", "dagster", "dev", "-m", "backhub_pipeline.definitions",
+            "-h", "127.0.0.1", "-p", str(port)]
+
+
+class Stopped(Exception):
+    """SIGTERM arrived: stop as Ctrl-C does."""
+
+
+def _raise_stopped(_signum: int, _frame: Any) -> None:
+    raise Stopped
+
+
+#: How long ``dagster dev`` gets to stop its webserver, daemon and code server before they are killed.
+STOP_GRACE_SECONDS = 20
+
+
+def _serve_ui(port: int, settings, command: list[str] | None = None, log_path: Path | None = None) -> int:
     """``dagster dev`` loads the code location in processes of its own: they read the settings from the
-    environment, so theirs is built from these settings."""
-    command = [sys.executable, "-m", "dagster", "dev", "-m", "backhub_pipeline.definitions",
-               "-h", "127.0.0.1", "-p", str(port)]
-    process = subprocess.Popen(command, env=settings.child_environment())
+    environment, so theirs is built from these settings.
+
+    It runs in a session of its own, so Ctrl-C and SIGTERM alike reach the whole group (webserver,
+    daemon, code server) through ``os.killpg``, and whatever is left when it exits is killed: nothing
+    outlives the demo, even when ``dagster dev`` itself dies first."""
+    with open(log_path or os.devnull, "ab") as log:  # the UI's own chatter goes to its log, not the terminal
+        process = subprocess.Popen(command or ui_command(port), env=settings.child_environment(),
+                                   start_new_session=True, stdout=log, stderr=subprocess.STDOUT)
+    previous = signal.signal(signal.SIGTERM, _raise_stopped)
     try:
         return process.wait()
-    except KeyboardInterrupt:
-        process.send_signal(signal.SIGINT)
-        return process.wait()
+    except (KeyboardInterrupt, Stopped):
+        _signal_group(process.pid, signal.SIGINT)
+        try:
+            return process.wait(timeout=STOP_GRACE_SECONDS)
+        except subprocess.TimeoutExpired:
+            _signal_group(process.pid, signal.SIGKILL)
+            return process.wait()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        _signal_group(process.pid, signal.SIGKILL)  # orphans of a child that died or stopped early
+
+
+def _signal_group(group: int, signum: int) -> None:
+    try:
+        os.killpg(group, signum)
+    except ProcessLookupError:  # the group is already empty
+        pass

@@ -60,9 +60,9 @@ def check_status_reader(settings: Settings, customer: str) -> tuple[Callable[[st
 
 
 def render(listings) -> str:
-    headers = ["customer", "date", "assets", "repos", "logical", "stored", "added", "checks"]
+    headers = ["customer", "date", "assets", "repos", "logical", "stored", "new", "checks"]
     rows = [[s.customer, s.date, str(len(s.assets)) if len(s.assets) == 4 else ",".join(s.assets) or "-",
-             str(s.repositories), size(s.logical_bytes), size(s.stored_bytes), size(s.added_bytes),
+             str(s.repositories), size(s.logical_bytes), size(s.stored_bytes), size(s.new_bytes),
              s.checks + (f" (manifest unreadable: {s.problem})" if s.problem else "")] for s in listings]
     return table(headers, rows)
 

@@ -1,8 +1,10 @@
 """Restore and verify as Dagster jobs, launched from the UI with run config.
 
-    verify_job    ops: {verify_snapshots_op: {config: {customer, dates?, read_data?}}}
-    restore_job   ops: {restore_snapshot_op: {config: {customer, date, repo?, to_dir? | to_github?,
-                                                       new_name?, force?, resume?}}}
+    verify_job    ops: {verify_snapshots_op: {config: {customer, date?, read_data?}}}
+    restore_job   ops: {restore_snapshot_op: {config: {customer, date?, repository?, target, force?, resume?}}}
+
+The launchpad shows only these: the store, keyring, master key and audit log are the code location's
+resources, set by environment variables (wiring.py), so no path or URL appears in a run's config.
 
 Both do what ``backhub verify`` and ``backhub restore`` do (``backhub_pipeline.restore``'s domain modules), with the
 resources of the code location, report their outcome as op output metadata, fail naming the problem,
@@ -10,6 +12,9 @@ and append an audit record (actor ``dagster run <run id>``, as every run-made re
 
 No ``from __future__ import annotations`` here: Dagster inspects the ``context`` annotation.
 """
+
+from dataclasses import dataclass
+from pathlib import Path
 
 import dagster as dg
 from dagster import OpExecutionContext
@@ -22,27 +27,72 @@ from backhub_pipeline.restore.to_github import restore_to_github
 from backhub_pipeline.restore.verify import verify_snapshots
 from resources import names
 from resources.audit import AuditLogResource
-from resources.errors import ConfigurationError
+from resources.errors import ConfigurationError, SnapshotNotFoundError
 from resources.git import GitResource
 from resources.github import GitHubAppResource
-from resources.snapshot_store import SnapshotStoreResource
+from resources.snapshot_store import SnapshotStore, SnapshotStoreResource
 
 
 class VerifyConfig(dg.Config):
-    customer: str = Field(description="the customer whose snapshots to check")
-    dates: list[str] = Field(default_factory=list, description="snapshot dates YYYY-MM-DD; empty: every snapshot")
+    """What an operator types in the launchpad to verify: the store and audit log are the code
+    location's (environment variables), never run config."""
+
+    customer: str = Field(description="the customer (installation account login) whose snapshots to check")
+    date: str = Field(default="", description="the snapshot date YYYY-MM-DD; empty: every snapshot of the customer")
     read_data: bool = Field(default=False, description="decrypt every blob, rebuild every git chain, git fsck")
 
 
 class RestoreConfig(dg.Config):
-    customer: str = Field(description="the customer whose snapshot to restore")
-    date: str = Field(description="snapshot date YYYY-MM-DD")
-    repo: str | None = Field(default=None, description="only this repository, OWNER/NAME (required for GitHub)")
-    to_dir: str | None = Field(default=None, description="restore into this folder on the run worker")
-    to_github: bool = Field(default=False, description="recreate `repo` as a new repository on GitHub")
-    new_name: str | None = Field(default=None, description="with to_github: the new repository's name")
-    force: bool = Field(default=False, description="with to_dir: replace an existing folder once complete")
-    resume: bool = Field(default=False, description="with to_github: continue an interrupted restore")
+    """What an operator types in the launchpad to restore: customer, date, repository and target."""
+
+    customer: str = Field(description="the customer (installation account login) whose snapshot to restore")
+    date: str = Field(default="", description="the snapshot date YYYY-MM-DD; empty: the customer's latest snapshot")
+    repository: str = Field(default="", description="OWNER/NAME: only this repository (required for github); "
+                                                    "empty: every repository")
+    target: str = Field(description="an absolute folder on the run worker; or `github` to recreate `repository` "
+                                    "as a new GitHub repository, `github:NEW_NAME` to give it another name")
+    force: bool = Field(default=False, description="folder target: replace an existing folder once complete")
+    resume: bool = Field(default=False, description="github target: continue an interrupted restore")
+
+
+@dataclass(frozen=True)
+class RestoreRequest:
+    """A validated ``RestoreConfig``."""
+
+    customer: str
+    date: str
+    repository: str | None
+    folder: str | None  # None: to GitHub
+    new_name: str | None
+
+
+GITHUB_TARGET = "github"
+
+
+def restore_request(config: RestoreConfig, store: SnapshotStore) -> RestoreRequest:
+    """``config`` checked, naming the field to fix; an empty date is the latest snapshot's."""
+    customer = names.customer(config.customer.strip().lower())
+    date = names.date(config.date) if config.date else latest_date(store, customer)
+    repository = config.repository.strip() or None
+    if repository:
+        names.full_name(repository)
+    target = config.target.strip()
+    to_github = target == GITHUB_TARGET or target.startswith(GITHUB_TARGET + ":")
+    if to_github:
+        if not repository:
+            raise ConfigurationError("a github target restores one repository: set repository to OWNER/NAME")
+        new_name = target.partition(":")[2] or None
+        return RestoreRequest(customer, date, repository, None, new_name)
+    if not target or not Path(target).is_absolute():
+        raise ConfigurationError(f"target must be an absolute folder on the run worker, or github; got {target!r}")
+    return RestoreRequest(customer, date, repository, target, None)
+
+
+def latest_date(store: SnapshotStore, customer: str) -> str:
+    dates = sorted(store.list_snapshots(customer))
+    if not dates:
+        raise SnapshotNotFoundError(f"no snapshot of {customer}")
+    return dates[-1]
 
 
 @dg.op(description="Check snapshots like restic check; fails naming every damaged blob, manifest or ref.")
@@ -54,8 +104,8 @@ def verify_snapshots_op(
     audit: AuditLogResource,
 ) -> dg.Output[None]:
     with failing_permanently():
-        customer = names.customer(config.customer)
-        dates = [names.date(d) for d in config.dates] or None
+        customer = names.customer(config.customer.strip().lower())
+        dates = [names.date(config.date)] if config.date else None
         with audited(audit.get_client(), actor=f"dagster run {context.run_id}", action="verify", customer=customer,
                      snapshot=",".join(dates) if dates else None,
                      details={"read_data": config.read_data, "dates": dates or "all"}) as extra:
@@ -88,21 +138,20 @@ def restore_snapshot_op(
     audit: AuditLogResource,
 ) -> dg.Output[None]:
     with failing_permanently():
-        if config.to_github == bool(config.to_dir):
-            raise ConfigurationError("set exactly one of to_dir and to_github")
-        if config.to_github and not config.repo:
-            raise ConfigurationError("to_github restores one repository: set repo to OWNER/NAME")
-        customer, date = names.customer(config.customer), names.date(config.date)
-        target = f"github:{config.repo}" if config.to_github else config.to_dir
-        with audited(audit.get_client(), actor=f"dagster run {context.run_id}", action="restore", customer=customer,
-                     snapshot=date, details={"repository": config.repo or "all", "to": target}):
-            if config.to_github:
-                result = restore_to_github(store.get_client(), git.get_client(), github.get_client(), customer, date,
-                                           config.repo, new_name=config.new_name, resume=config.resume,
-                                           progress=context.log.info)
+        client = store.get_client()
+        request = restore_request(config, client)
+        target = request.folder or f"github:{request.repository}"
+        with audited(audit.get_client(), actor=f"dagster run {context.run_id}", action="restore",
+                     customer=request.customer, snapshot=request.date,
+                     details={"repository": request.repository or "all", "to": target}):
+            if request.folder is None:
+                result = restore_to_github(client, git.get_client(), github.get_client(), request.customer,
+                                           request.date, request.repository, new_name=request.new_name,
+                                           resume=config.resume, progress=context.log.info)
             else:
-                result = restore_to_directory(store.get_client(), git.get_client(), customer, date, config.to_dir,
-                                              repo=config.repo, force=config.force, progress=context.log.info)
+                result = restore_to_directory(client, git.get_client(), request.customer, request.date,
+                                              request.folder, repo=request.repository, force=config.force,
+                                              progress=context.log.info)
     return dg.Output(None, metadata={key: dg.MetadataValue.json(value) if isinstance(value, list | dict)
                                      else value for key, value in result.as_dict().items()})
 

@@ -19,9 +19,10 @@ class SnapshotListing:
     date: str
     assets: list[str]
     repositories: int
-    logical_bytes: int  # plaintext bytes the snapshot restores from (its blobs, each once)
-    stored_bytes: int  # bytes at rest of the blobs it names
-    added_bytes: int  # bytes at rest of blobs no earlier snapshot named (what that day cost)
+    # The three sizes, named the same everywhere (docs/format.md, "Sizes").
+    logical_bytes: int  # plaintext bytes of every blob the snapshot names, each once
+    stored_bytes: int  # bytes at rest (encrypted) of the blobs it names
+    new_bytes: int  # bytes at rest of blobs no earlier snapshot named (what that day cost)
     checks: str = "unknown"
     problem: str | None = None
     missing: list[str] = field(default_factory=list)  # assets never committed: the backup failed part-way
@@ -58,7 +59,7 @@ def list_snapshots(
             blobs.update({bid: blobs.get(bid, 0) for bid in manifest.blobs})
             if asset == "inventory":
                 repositories = len(manifest.body.get("repositories", []))
-        added = sum(sizes.get(bid, 0) for bid in blobs if bid not in seen)
+        new_bytes = sum(sizes.get(bid, 0) for bid in blobs if bid not in seen)
         seen.update(blobs)
         missing = [asset for asset in BACKUP_ASSETS if asset not in assets]
         checks = check_status(date) if check_status else "unknown"
@@ -70,7 +71,7 @@ def list_snapshots(
                 repositories=repositories,
                 logical_bytes=sum(blobs.values()),
                 stored_bytes=sum(sizes.get(bid, 0) for bid in blobs),
-                added_bytes=added,
+                new_bytes=new_bytes,
                 checks=f"INCOMPLETE: no committed {', '.join(missing)}" if missing else checks,
                 problem=problem,
                 missing=missing,

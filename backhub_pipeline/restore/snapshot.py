@@ -127,6 +127,9 @@ def body_blobs(asset: str, body: dict[str, Any]) -> dict[str, int]:
         for entry in body.get("repositories", []):
             if "blob" in entry:
                 found[entry["blob"]] = int(entry.get("blob_size", 0))
+        cache = body.get("etag_cache") or {}
+        if "blob" in cache:  # stored with the snapshot like any blob, so counted in its logical size
+            found[cache["blob"]] = int(cache.get("size", 0))
     elif asset in ("repositories", "wikis"):
         for entry in body.get("repositories", {}).values():
             for link in entry.get("chain") or []:

@@ -15,7 +15,8 @@ _ACTIVE = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.Dagst
            dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
 
 
-@dg.sensor(job=expire_snapshots_job, minimum_interval_seconds=3600, default_status=dg.DefaultSensorStatus.RUNNING)
+@dg.sensor(job=expire_snapshots_job, minimum_interval_seconds=3600, default_status=dg.DefaultSensorStatus.RUNNING,
+           description="Requests an expiry run when a date partition or stored snapshot is older than the retention window.")
 def retention_sensor(
     context: dg.SensorEvaluationContext, clock: Clock, policy: BackupPolicy, store: SnapshotStoreResource
 ) -> dg.RunRequest | dg.SkipReason:

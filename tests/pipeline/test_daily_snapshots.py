@@ -41,7 +41,7 @@ def test_two_days_are_complete_and_the_second_is_incremental(backhub) -> None:
         assert second.api_requests < first.api_requests
         # Day 2 asks GitHub only for what changed and stores only new bytes.
         assert second.assets["issues"]["api_requests"] < first.assets["issues"]["api_requests"]
-        assert second.added_bytes < first.added_bytes / 2
+        assert second.new_bytes < first.new_bytes / 2
         assert second.assets["repositories"]["full_bundles"] < first.assets["repositories"]["full_bundles"]
 
     # Day 2's checks cost what day 2 wrote: reused blobs are listed, not read; increments are proven

@@ -101,10 +101,10 @@ def test_snapshots_lists_every_day_with_sizes_and_check_status(history: History,
     for item in listed:
         assert item["assets"] == ["inventory", "issues", "repositories", "wikis"]
         assert item["repositories"] == len(history.days[0].state["repositories"])
-        assert item["logical_bytes"] > item["added_bytes"] > 0
-        assert item["stored_bytes"] >= item["added_bytes"]
+        assert item["logical_bytes"] > item["new_bytes"] > 0
+        assert item["stored_bytes"] >= item["new_bytes"]
         assert item["checks"] == "10 passed"
-    assert listed[1]["added_bytes"] < listed[0]["added_bytes"] / 2  # later days are increments
+    assert listed[1]["new_bytes"] < listed[0]["new_bytes"] / 2  # later days are increments
 
 
 def test_verify_read_data_rebuilds_every_chain_and_passes(history: History, capsys) -> None:
@@ -285,15 +285,25 @@ def test_restore_job_and_verify_job_run_from_run_config(history: History, tmp_pa
     with dg.DagsterInstance.get() as instance:
         verify = definitions.resolve_job_def("verify_job").execute_in_process(
             instance=instance, run_config={"ops": {"verify_snapshots_op": {"config": {
-                "customer": CUSTOMER, "dates": [day], "read_data": False}}}})
+                "customer": CUSTOMER, "date": day, "read_data": False}}}})
         assert verify.success
         restore = definitions.resolve_job_def("restore_job").execute_in_process(
             instance=instance, run_config={"ops": {"restore_snapshot_op": {"config": {
-                "customer": CUSTOMER, "date": day, "repo": "zoe-dev/notes", "to_dir": str(tmp_path / "job")}}}})
+                "customer": CUSTOMER, "date": day, "repository": "zoe-dev/notes", "target": str(tmp_path / "job")}}}})
         assert restore.success
         missing = definitions.resolve_job_def("restore_job").execute_in_process(
             instance=instance, raise_on_error=False, run_config={"ops": {"restore_snapshot_op": {"config": {
-                "customer": CUSTOMER, "date": "2001-01-01", "to_dir": str(tmp_path / "none")}}}})
+                "customer": CUSTOMER, "date": "2001-01-01", "target": str(tmp_path / "none")}}}})
         assert not missing.success
+        relative = definitions.resolve_job_def("restore_job").execute_in_process(
+            instance=instance, raise_on_error=False, run_config={"ops": {"restore_snapshot_op": {"config": {
+                "customer": CUSTOMER, "target": "restored"}}}})
+        assert not relative.success
+        assert "target must be an absolute folder" in relative.get_step_failure_events()[0].step_failure_data.error.message
+        latest = definitions.resolve_job_def("restore_job").execute_in_process(  # no date: the latest snapshot
+            instance=instance, run_config={"ops": {"restore_snapshot_op": {"config": {
+                "customer": CUSTOMER.upper(), "repository": "zoe-dev/notes", "target": str(tmp_path / "latest")}}}})
+        assert latest.success
     assert (tmp_path / "job" / "zoe-dev" / "notes.git").is_dir()
+    assert (tmp_path / "latest" / "zoe-dev" / "notes.git").is_dir()
     assert not (tmp_path / "none").exists()
