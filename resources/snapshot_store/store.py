@@ -24,7 +24,7 @@ from resources.errors import IntegrityError, InvalidNameError, ObjectNotFoundErr
 from resources.keyring import CustomerKeys, Keyring
 from resources.object_storage import ObjectStorage, storage_from_url
 from resources.snapshot_store import layout
-from resources.snapshot_store.erasure import delete_customer
+from resources.snapshot_store.erasure import begin_erasure, delete_customer, end_erasure, unfinished_erasures
 from resources.snapshot_store.framing import CHUNK, write_blob
 from resources.snapshot_store.manifest import (
     MANIFEST_FORMAT,
@@ -366,3 +366,15 @@ class SnapshotStore:
     def delete_customer(self, customer: str) -> int:
         """Erasure: delete every object of the customer. Returns the number of objects deleted."""
         return delete_customer(self.storage, customer)
+
+    def begin_erasure(self, customer: str) -> str:
+        """Mark ``customer``'s erasure as started, before anything is deleted; returns when it started."""
+        return begin_erasure(self.storage, customer)
+
+    def end_erasure(self, customer: str) -> None:
+        """Remove the marker: the erasure finished."""
+        end_erasure(self.storage, customer)
+
+    def unfinished_erasures(self) -> dict[str, str]:
+        """customer -> start time of each erasure begun and not finished (a killed run)."""
+        return unfinished_erasures(self.storage)
