@@ -57,6 +57,9 @@ class Capture:
             if ref.new:
                 self.new_bytes += ref.stored_size
                 self.new_blobs += 1
+        if ref.healed:  # a stored copy failed authentication and was rewritten from today's plaintext
+            self.audit.append(actor=self.actor, action="heal", outcome="rewritten", customer=self.customer,
+                              snapshot=self.date, details={"blob": ref.id, "size": ref.size})
         return ref.id
 
     def put(self, data: bytes) -> BlobRef:

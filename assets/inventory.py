@@ -13,7 +13,7 @@ from assets.policy import BackupPolicy
 from resources import names
 from resources.audit import AuditLogResource, canonical_json
 from resources.clock import Clock
-from resources.errors import GitHubError, InvalidNameError
+from resources.errors import GitHubError, IntegrityError, InvalidNameError
 from resources.github import GitHubAppResource, InstallationClient
 from resources.snapshot_store import SnapshotStoreResource
 
@@ -56,7 +56,7 @@ def capture_inventory(capture: Capture, github: GitHubAppResource, context: Asse
     # no rate limit; the cache is stored encrypted like everything else, and referenced here.
     previous = capture.previous("inventory")
     cache_blob = (previous.body.get("etag_cache") or {}).get("blob") if previous else None
-    client.etag_cache = json.loads(capture.store.read_blob(capture.customer, cache_blob)) if cache_blob else {}
+    client.etag_cache = _etag_cache(capture, cache_blob, context) if cache_blob else {}
     before = client.requests_made
     entries: list[dict[str, Any]] = []
     for raw in sorted(client.repositories(), key=lambda repo: repo["id"]):
@@ -88,6 +88,16 @@ def capture_inventory(capture: Capture, github: GitHubAppResource, context: Asse
             archived=dg.MetadataValue.int(sum(1 for entry in entries if entry.get("archived"))),
         )
     )
+
+
+def _etag_cache(capture: Capture, blob: str, context: AssetExecutionContext) -> dict[str, Any]:
+    """Yesterday's ETags; a cache, so an unreadable one is a miss (a full read), never a failure."""
+    try:
+        cache = json.loads(capture.store.read_blob(capture.customer, blob))
+    except (IntegrityError, ValueError) as exc:
+        context.log.warning(f"ETag cache blob {blob} unreadable, reading everything afresh: {exc}")
+        return {}
+    return cache if isinstance(cache, dict) else {}
 
 
 def backed_up_repositories(inventory_body: dict[str, Any]) -> list[dict[str, Any]]:

@@ -3,15 +3,18 @@
 
 In this order, each step idempotent so a re-run after a crash finishes the job:
 
-1. audit ``erase`` (outcome ``started``);
-2. crypto-shredding: the customer's wrapped keyset is replaced by a tombstone (``Keyring.destroy``),
+1. audit ``erase`` (outcome ``started``), and an erasure marker in the store
+   (``erasures/<customer>``): from here until step 7, ``backhub customers`` lists the erasure as
+   unfinished, so a killed run is seen and rerun;
+2. this machine's git mirror cache of the customer is deleted first: it is the only plaintext (other
+   workers' caches are theirs to drop, see docs/format.md "Retention and erasure");
+3. crypto-shredding: the customer's wrapped keyset is replaced by a tombstone (``Keyring.destroy``),
    then audit ``key.destroy``. From here no copy of any of their blobs or manifests, wherever it was
    taken, decrypts;
-3. every object under ``customers/<customer>/`` in the store is deleted, with unfinished uploads;
-4. this machine's git mirror cache of the customer is deleted (other workers' caches are theirs to
-   drop: a cache holds plaintext git data, see docs/format.md "Retention and erasure");
+4. every object under ``customers/<customer>/`` in the store is deleted, with unfinished uploads;
 5. the ``customer`` partition key is removed; the runs stay in the run history;
-6. audit ``erase`` (outcome ``ok``) with what was deleted.
+6. audit ``erase`` (outcome ``ok``) with what was deleted;
+7. the erasure marker is removed.
 
 The tombstone stays, naming only the customer and when: it keeps a new backup from silently creating
 a fresh key for an erased customer (their backups fail until an operator clears it). Uninstall the App
@@ -48,7 +51,8 @@ class ErasureReport:
 def is_known(customer: str, store: SnapshotStore, instance: dg.DagsterInstance) -> bool:
     """Does anything of the customer exist: a keyset (or tombstone), stored objects, a partition key?"""
     return (
-        store.keyring.storage.exists(customer)
+        customer in store.unfinished_erasures()
+        or store.keyring.storage.exists(customer)
         or customer in store.list_customers()
         or instance.has_dynamic_partition(customer_partitions.name, customer)
     )
@@ -64,24 +68,28 @@ def erase_customer(
     git_cache_dir: str | None = None,
 ) -> ErasureReport:
     customer = names.customer(customer)
-    audit.append(actor=actor, action="erase", outcome="started", customer=customer)
-    store.keyring.destroy(customer)  # first: from now on nothing of theirs decrypts, wherever it is
-    audit.append(actor=actor, action="key.destroy", outcome="ok", customer=customer,
-                 details={"reason": "erasure"})
-    deleted = store.delete_customer(customer)
+    resumed = customer in store.unfinished_erasures()
+    audit.append(actor=actor, action="erase", outcome="started", customer=customer,
+                 details={"resumed": resumed})
+    store.begin_erasure(customer)
     cache_removed = False
-    if git_cache_dir:
+    if git_cache_dir:  # plaintext first: the shredded key below does not protect it
         cache = Path(git_cache_dir) / customer
         if cache.exists():
             shutil.rmtree(cache)
             cache_removed = True
+    store.keyring.destroy(customer)  # from now on nothing of theirs in the store decrypts, wherever it is
+    audit.append(actor=actor, action="key.destroy", outcome="ok", customer=customer,
+                 details={"reason": "erasure"})
+    deleted = store.delete_customer(customer)
     partition_removed = instance.has_dynamic_partition(customer_partitions.name, customer)
     if partition_removed:
         instance.delete_dynamic_partition(customer_partitions.name, customer)
     report = ErasureReport(customer, True, deleted, cache_removed, partition_removed)
     audit.append(actor=actor, action="erase", outcome="ok", customer=customer,
                  details={"objects_deleted": deleted, "cache_removed": cache_removed,
-                          "partition_removed": partition_removed})
+                          "partition_removed": partition_removed, "resumed": resumed})
+    store.end_erasure(customer)
     return report
 
 

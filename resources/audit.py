@@ -467,6 +467,9 @@ def _check_chain(backend: _Records, anchors: list[tuple[str, int, str]]) -> Veri
     for node in nodes:
         by_seq.setdefault(node.seq, []).append(node)
     referenced = {node.prev for node in nodes}
+    followers: dict[str, list[_Node]] = {}
+    for node in nodes:
+        followers.setdefault(node.prev, []).append(node)
     by_digest = {node.digest: node for node in nodes}
     explained: set[int] = set(unreadable) | {n.seq for n in nodes if not n.intact}  # already named
 
@@ -535,6 +538,7 @@ def _check_chain(backend: _Records, anchors: list[tuple[str, int, str]]) -> Veri
         expected = GENESIS_DIGEST if seq == 1 else (by_seq[seq - 1][0].digest if seq - 1 in by_seq else None)
         if expected is None or node.prev == expected or {seq, seq - 1} & explained:
             continue
+        vouching = [n for n in followers.get(expected, []) if n is not node]
         if node.prev in by_digest:
             other = by_digest[node.prev]
             problems.append(
@@ -545,6 +549,16 @@ def _check_chain(backend: _Records, anchors: list[tuple[str, int, str]]) -> Veri
             )
         elif seq == 1:
             problems.append((seq, "seq 1: edited: does not start from the genesis digest"))
+        elif vouching:
+            # Another record links to seq-1 as it is, so seq-1 is genuine: this one was moved here
+            # (with its number and digest rewritten) from elsewhere in the chain.
+            problems.append(
+                (
+                    seq,
+                    f"seq {seq}: reordered: does not follow seq {seq - 1}, which the record stored "
+                    f"as seq {vouching[0].key} follows: moved here from elsewhere in the chain",
+                )
+            )
         else:
             problems.append(
                 (

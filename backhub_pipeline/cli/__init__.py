@@ -39,7 +39,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "snapshots": ("backhub_pipeline.cli.snapshots", "list snapshots: assets, repositories, sizes, check status"),
     "verify": ("backhub_pipeline.cli.verify", "check snapshots like restic check (--read-data: everything)"),
     "restore": ("backhub_pipeline.cli.restore", "restore a snapshot to a folder, or a repository to GitHub"),
-    "customers": ("backhub_pipeline.cli.customers", "erase a customer: shred their key, delete their data and partition"),
+    "repair": ("backhub_pipeline.cli.repair", "rewrite a customer's damaged blobs from what GitHub still has"),
+    "customers": ("backhub_pipeline.cli.customers", "list customers and unfinished erasures; erase a customer (shred key, delete data)"),
 }
 
 

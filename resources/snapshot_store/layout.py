@@ -19,6 +19,8 @@ _MANIFEST_SUFFIX = ".json"
 CUSTOMERS = "customers/"
 #: Written, read back and deleted by each expiry run at the store root, to read the store's clock.
 CLOCK_PROBE = "clock-probe"
+#: One marker per erasure in progress, outside the customer's prefix so deleting it spares the marker.
+ERASURES = "erasures/"
 
 
 def blob_id(value: str) -> str:
@@ -75,3 +77,7 @@ def manifest_of(customer: str, key: str) -> tuple[str, str] | None:
         return names.date(parts[0]), asset_name(parts[1][: -len(_MANIFEST_SUFFIX)])
     except InvalidNameError:
         return None
+
+
+def erasure_marker_key(customer: str) -> str:
+    return f"{ERASURES}{names.customer(customer)}"

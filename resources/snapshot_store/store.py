@@ -24,7 +24,7 @@ from resources.errors import IntegrityError, InvalidNameError, ObjectNotFoundErr
 from resources.keyring import CustomerKeys, Keyring
 from resources.object_storage import ObjectStorage, storage_from_url
 from resources.snapshot_store import layout
-from resources.snapshot_store.erasure import delete_customer
+from resources.snapshot_store.erasure import begin_erasure, delete_customer, end_erasure, unfinished_erasures
 from resources.snapshot_store.framing import CHUNK, write_blob
 from resources.snapshot_store.manifest import (
     MANIFEST_FORMAT,
@@ -49,6 +49,7 @@ class BlobRef:
     size: int  # plaintext bytes
     stored_size: int  # bytes at rest
     new: bool  # True if this call stored it, False if it already existed
+    healed: bool = False  # True if a stored copy failed authentication and this call rewrote it
 
 
 class SnapshotStore:
@@ -129,8 +130,17 @@ class SnapshotStore:
         except ObjectNotFoundError:
             pass
         else:
-            self._refresh(key, info.modified)
-            return BlobRef(bid, size, info.size, new=False)
+            problem = self.blob_problem(customer, bid)
+            if problem is None:
+                self._refresh(key, info.modified)
+                return BlobRef(bid, size, info.size, new=False)
+            # We hold the plaintext: replace the bad copy rather than reuse it (docs/format.md 4.3).
+            log.warning("healing blob %s of customer %s: %s", bid, customer, problem)
+            with self.storage.open_writer(key) as writer:
+                write_blob(writer, keys, bid, chunks, size, self.compression_level)
+                stored = writer.bytes_written
+                writer.commit()
+            return BlobRef(bid, size, stored, new=True, healed=True)
         with self.storage.open_writer(key, if_absent=True) as writer:
             write_blob(writer, keys, bid, chunks, size, self.compression_level)
             stored = writer.bytes_written
@@ -138,6 +148,21 @@ class SnapshotStore:
         if not created:  # another writer stored the same content first: theirs is as good
             return BlobRef(bid, size, self.storage.stat(key).size, new=False)
         return BlobRef(bid, size, stored, new=True)
+
+    def blob_problem(self, customer: str, bid: str) -> str | None:
+        """Why the stored blob ``bid`` is not a good copy (read, authenticated, re-hashed), or None.
+
+        Only the size or a digest of the ciphertext would be cheaper, but encryption is randomised
+        (no expected bytes to compare) and a flipped bit keeps the size: a full authenticated read
+        is the cheapest sound check. A storage outage propagates: never heal on a transient error.
+        """
+        try:
+            with self.open_blob(customer, bid) as f:
+                while f.read(CHUNK):
+                    pass
+        except IntegrityError as exc:
+            return str(exc)
+        return None
 
     def _refresh(self, key: str, modified: dt.datetime) -> None:
         if dt.datetime.now(dt.UTC) - modified > self.refresh_after:
@@ -341,3 +366,15 @@ class SnapshotStore:
     def delete_customer(self, customer: str) -> int:
         """Erasure: delete every object of the customer. Returns the number of objects deleted."""
         return delete_customer(self.storage, customer)
+
+    def begin_erasure(self, customer: str) -> str:
+        """Mark ``customer``'s erasure as started, before anything is deleted; returns when it started."""
+        return begin_erasure(self.storage, customer)
+
+    def end_erasure(self, customer: str) -> None:
+        """Remove the marker: the erasure finished."""
+        end_erasure(self.storage, customer)
+
+    def unfinished_erasures(self) -> dict[str, str]:
+        """customer -> start time of each erasure begun and not finished (a killed run)."""
+        return unfinished_erasures(self.storage)

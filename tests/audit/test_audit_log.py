@@ -153,6 +153,20 @@ def test_reordered_records_are_named(make_log: Callable[[], AuditLog], raw: Raw)
     ]
 
 
+def test_records_swapped_with_renumbered_digests_name_the_moved_records_not_their_neighbour(
+    make_log: Callable[[], AuditLog], raw: Raw
+) -> None:
+    """Swapping two records and recomputing their seq and digest used to call untouched seq 2 edited."""
+    _fill(make_log(), 6)
+    third, fourth = raw.get(3), raw.get(4)
+    raw.put(3, _forged(fourth, seq=3))
+    raw.put(4, _forged(third, seq=4))
+    problems = make_log().verify().problems
+    named = {int(p.split(":")[0].removeprefix("seq ")) for p in problems}
+    assert named == {3, 4}
+    assert problems[0].startswith("seq 3: reordered: does not follow seq 2")
+
+
 def test_rewritten_tail_is_caught_by_an_anchor_kept_elsewhere(tmp_path: Path) -> None:
     log = AuditLog.from_url((tmp_path / "audit").as_uri())
     _fill(log, 5)

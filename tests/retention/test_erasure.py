@@ -1,6 +1,10 @@
 """Erasure: after it, nothing of the customer is left readable; another customer is untouched."""
 
 import json
+import os
+import signal
+import subprocess
+import sys
 
 import dagster as dg
 import pytest
@@ -11,6 +15,7 @@ from resources.errors import BackhubError
 from resources.keyring import Keyring
 from resources.object_storage import FileStorage
 from resources.snapshot_store import SnapshotStore
+from tests.installation import REPO_ROOT
 from tests.retention.conftest import days_back
 
 
@@ -66,18 +71,22 @@ def test_erasure_refuses_a_mistyped_confirmation_or_an_unknown_customer(local) -
     assert list(local.audit.records()) == []
 
 
-def test_cli_erases_with_yes_and_refuses_without_it(local, monkeypatch, capsys) -> None:
-    from backhub_pipeline import cli
-
-    local.snapshot("acme-corp", days_back(1)[0])
-    for name, value in {
+def _cli_environment(local) -> dict[str, str]:
+    return {
         "DAGSTER_HOME": str(local.root / "dagster"),
         "BACKHUB_STORE_URL": (local.root / "store").as_uri(),
         "BACKHUB_KEYRING_URL": (local.root / "keyring").as_uri(),
         "BACKHUB_MASTER_KEY_URI": (local.root / "master-keyset.json").as_uri(),
         "BACKHUB_AUDIT_URL": (local.root / "audit").as_uri(),
         "BACKHUB_GIT_CACHE_DIR": str(local.root / "git-cache"),
-    }.items():
+    }
+
+
+def test_cli_erases_with_yes_and_refuses_without_it(local, monkeypatch, capsys) -> None:
+    from backhub_pipeline import cli
+
+    local.snapshot("acme-corp", days_back(1)[0])
+    for name, value in _cli_environment(local).items():
         monkeypatch.setenv(name, value)
     monkeypatch.setattr("sys.stdin", open("/dev/null"))  # noqa: SIM115 - not a terminal
     assert cli.main(["customers", "erase", "acme-corp"]) == 2  # usage: no --yes
@@ -87,3 +96,45 @@ def test_cli_erases_with_yes_and_refuses_without_it(local, monkeypatch, capsys) 
     assert cli.main(["customers", "erase", "acme-corp", "--yes"]) == 0
     assert "erased acme-corp" in capsys.readouterr().out
     assert local.store().list_customers() == []
+
+
+def test_a_killed_erasure_removed_the_plaintext_first_is_listed_and_a_rerun_finishes_it(
+    local, monkeypatch, capsys
+) -> None:
+    from backhub_pipeline import cli
+
+    for date in days_back(2):
+        local.snapshot("acme-corp", date)
+    local.snapshot("zoe-dev", days_back(1)[0])
+    cache = local.root / "git-cache" / "acme-corp" / "acme-corp" / "widgets.git"
+    cache.mkdir(parents=True)
+    (cache / "HEAD").write_text("ref: refs/heads/main\n")
+    environment = _cli_environment(local)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    local.instance.add_dynamic_partitions(customer_partitions.name, ["acme-corp"])
+
+    process = subprocess.Popen([sys.executable, "-m", "tests.retention.erase_process", "acme-corp"],
+                               env={**os.environ, **environment}, cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout.readline().strip() == "BLOCKED"
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+
+    store = local.store()
+    assert not (local.root / "git-cache" / "acme-corp").exists()  # the plaintext went first
+    assert store.keyring.is_shredded("acme-corp")
+    assert store.storage.list("customers/acme-corp/blobs/"), "nothing left to finish: the kill came too late"
+    capsys.readouterr()
+    assert cli.main(["customers"]) == 1
+    listed = capsys.readouterr()
+    assert "acme-corp  ERASURE UNFINISHED" in listed.out and "zoe-dev" in listed.out
+    assert "backhub customers erase acme-corp --yes" in listed.err
+
+    assert cli.main(["customers", "erase", "acme-corp", "--yes"]) == 0
+    assert "finishing the erasure of acme-corp" in capsys.readouterr().out
+    assert cli.main(["customers", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"customers": ["zoe-dev"], "unfinished_erasures": {}}
+    assert not list(store.storage.list("customers/acme-corp/"))
+    assert "acme-corp" not in local.instance.get_dynamic_partitions(customer_partitions.name)

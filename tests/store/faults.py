@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import threading
 from typing import Any, BinaryIO
 
 from resources.errors import StorageUnavailableError
@@ -109,3 +110,20 @@ class _Dropping(io.RawIOBase):
         if self._data.tell() >= self._after:
             raise StorageUnavailableError(f"read {self._key}: injected connection reset")
         return self._data.readinto(memoryview(buffer)[: self._after - self._data.tell()])
+
+
+class BlockOnDelete(Wrapped):
+    """After ``after`` deletes under ``prefix`` go through, the next one prints BLOCKED and hangs: a
+    process at a known point of its work, for a test to SIGKILL."""
+
+    def __init__(self, inner: ObjectStorage, prefix: str, after: int) -> None:
+        super().__init__(inner)
+        self.prefix, self.after = prefix, after
+
+    def delete(self, key: str) -> None:
+        if key.startswith(self.prefix):
+            if self.after == 0:
+                print("BLOCKED", flush=True)
+                threading.Event().wait()
+            self.after -= 1
+        self.inner.delete(key)
