@@ -9,8 +9,9 @@ from typing import Any
 import dagster as dg
 import pytest
 
-from assets.partitions import customer_partitions, date_partitions
+from assets.partitions import CUSTOMER_TAG, SnapshotKey, customer_partitions, date_partitions
 from assets.policy import BackupPolicy
+from backhub_pipeline.retention.expiry import DATE_TAG
 from backhub_pipeline.retention.job import RetentionResource
 from resources.alerts import AlertService
 from resources.audit import AuditLog, AuditLogResource
@@ -64,6 +65,28 @@ class Local:
         for definition, key in ((customer_partitions, customer), (date_partitions, date)):
             if not self.instance.has_dynamic_partition(definition.name, key):
                 self.instance.add_dynamic_partitions(definition.name, [key])
+
+    def record_run(self, customer: str, date: str) -> str:
+        """A finished run in the instance for (customer, date), with its materializations; its run id."""
+        key = SnapshotKey(customer, date)
+        result = recorded_snapshot_job.execute_in_process(
+            instance=self.instance, run_config={"ops": {"_materialize_backup_assets": {"config": {"partition": str(key.partition_key)}}}},
+            tags={CUSTOMER_TAG: customer, DATE_TAG: date},
+        )  # fmt: skip
+        return result.run_id
+
+
+@dg.op(config_schema={"partition": str})
+def _materialize_backup_assets(context: dg.OpExecutionContext) -> None:
+    for asset in ASSETS:
+        context.log_event(dg.AssetMaterialization(asset_key=asset, partition=context.op_config["partition"]))
+
+
+@dg.job
+def recorded_snapshot_job() -> None:
+    """A run as the instance records a (customer, date) snapshot: its partition tags and the four
+    backup assets materialized for that partition; what expiry must take out of Dagster's storage."""
+    _materialize_backup_assets()
 
 
 def days_back(n: int, today: dt.date | None = None) -> list[str]:
