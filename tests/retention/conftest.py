@@ -67,26 +67,30 @@ class Local:
                 self.instance.add_dynamic_partitions(definition.name, [key])
 
     def record_run(self, customer: str, date: str) -> str:
-        """A finished run in the instance for (customer, date), with its materializations; its run id."""
-        key = SnapshotKey(customer, date)
-        result = recorded_snapshot_job.execute_in_process(
-            instance=self.instance, run_config={"ops": {"_materialize_backup_assets": {"config": {"partition": str(key.partition_key)}}}},
-            tags={CUSTOMER_TAG: customer, DATE_TAG: date},
-        )  # fmt: skip
-        return result.run_id
+        return record_run(self.instance, customer, date)
 
 
-@dg.op(config_schema={"partition": str})
+@dg.op(config_schema={"partition": str, "assets": [str]})
 def _materialize_backup_assets(context: dg.OpExecutionContext) -> None:
-    for asset in ASSETS:
+    for asset in context.op_config["assets"]:
         context.log_event(dg.AssetMaterialization(asset_key=asset, partition=context.op_config["partition"]))
 
 
 @dg.job
 def recorded_snapshot_job() -> None:
-    """A run as the instance records a (customer, date) snapshot: its partition tags and the four
-    backup assets materialized for that partition; what expiry must take out of Dagster's storage."""
+    """A run as the instance records a (customer, date) snapshot: its partition tags and the backup
+    assets materialized for that partition; what sensors read and expiry must take out of the instance."""
     _materialize_backup_assets()
+
+
+def record_run(instance: dg.DagsterInstance, customer: str, date: str, assets: tuple[str, ...] = ASSETS) -> str:
+    """A finished run in ``instance`` for (customer, date) that materialized ``assets``; its run id."""
+    config = {"partition": str(SnapshotKey(customer, date).partition_key), "assets": list(assets)}
+    result = recorded_snapshot_job.execute_in_process(
+        instance=instance, run_config={"ops": {"_materialize_backup_assets": {"config": config}}},
+        tags={CUSTOMER_TAG: customer, DATE_TAG: date},
+    )  # fmt: skip
+    return result.run_id
 
 
 def days_back(n: int, today: dt.date | None = None) -> list[str]:
