@@ -9,16 +9,19 @@ Three sensors send ``Alert`` s through the channels ``resources/alerts.py`` conf
 - ``check_failure_alert_sensor``: every failed asset check evaluation, once per (customer, date, asset,
   check). Its cursor is a high-water mark on run update time, re-read with a minute of overlap, plus the
   identities already alerted, so a retried run failing the same check does not alert twice;
-- ``missed_backup_sensor``: each installed customer without a committed snapshot (all four assets) for
-  today by ``BACKHUB_MISSED_BACKUP_DEADLINE_HOURS`` after midnight UTC; once per customer and date.
+- ``missed_backup_sensor``: the installed customers without a committed snapshot (all four assets) for
+  today by ``BACKHUB_MISSED_BACKUP_DEADLINE_HOURS`` after midnight UTC, as one digest per tick; each
+  customer once per date. It reads today's partition keys only, never the store, and saves its state
+  in the instance before sending, so a tick that fails or times out after that does not alert again.
 
 Every message carries a link to the run in the UI (``BACKHUB_UI_URL``). When every configured channel
-fails, the sensor's tick fails without moving its cursor, so the alert is sent again next tick.
+fails, the check-failure sensor's tick fails without moving its cursor, so that alert is sent again.
 """
 
 import datetime as dt
+import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable
 from typing import Any
 
 import dagster as dg
@@ -28,7 +31,6 @@ from resources.alerts import Alert, AlertService
 from resources.clock import Clock
 from resources.errors import InvalidNameError
 from resources.github import GitHubAppResource
-from resources.snapshot_store import SnapshotStoreResource
 
 DATE_TAG = "dagster/partition/date"
 #: Runs updated this long before the cursor are read again (clocks, slow commits).
@@ -37,6 +39,8 @@ OVERLAP = dt.timedelta(minutes=1)
 RUNS_PER_TICK = 200
 #: How long an alerted (customer, date, asset, check) is remembered.
 REMEMBER = dt.timedelta(days=45)
+#: The missed-backup sensor's state key (``load_state``).
+MISSED_BACKUP = "missed_backup"
 
 
 def _asset_and_check(step_key: str | None) -> tuple[str | None, str | None]:
@@ -164,15 +168,86 @@ def deadline_of(date: dt.date, hours: int) -> dt.datetime:
     return dt.datetime.combine(date, dt.time(0), dt.UTC) + dt.timedelta(hours=hours)
 
 
-def missed_backups(store_client: Any, customers: Sequence[str], date: str) -> dict[str, list[str]]:
-    """customer -> assets without a committed manifest for ``date`` (only customers missing some)."""
-    missing = {}
-    for customer in sorted(customers):
-        have = set(store_client.list_snapshots(customer).get(date, []))
-        lacking = [asset for asset in BACKUP_ASSETS if asset not in have]
-        if lacking:
-            missing[customer] = lacking
-    return missing
+def _state_key(sensor: str) -> str:
+    return f"backhub/sensor-state/{sensor}"
+
+
+def load_state(instance: dg.DagsterInstance, sensor: str) -> dict[str, Any]:
+    """What ``save_state`` last wrote for ``sensor``; empty the first time."""
+    raw = instance.run_storage.get_cursor_values({_state_key(sensor)}).get(_state_key(sensor))
+    return json.loads(raw) if raw else {}
+
+
+def save_state(context: dg.SensorEvaluationContext, sensor: str, state: dict[str, Any]) -> None:
+    """Writes the sensor's state to the instance now, not when the tick returns.
+
+    Dagster keeps a tick's cursor only if the tick returns in time; this write happens before any alert
+    is sent, so a tick that then fails, raises or times out does not send the same alert again.
+    """
+    text = json.dumps(state, sort_keys=True)
+    context.instance.run_storage.set_cursor_values({_state_key(sensor): text})
+    context.update_cursor(text)
+
+
+#: Partition keys per query: well under SQLite's limit on bound parameters.
+KEYS_PER_QUERY = 5000
+
+
+def missed_backups(instance: dg.DagsterInstance, customers: Iterable[str], date: str) -> dict[str, list[str]]:
+    """customer -> backup assets not materialized for (customer, ``date``), only customers missing some.
+
+    One indexed query per asset and 5,000 customers, for ``date``'s keys only: an asset is materialized
+    only once its manifest is committed, so this is the committed-snapshot test without the store.
+    """
+    keys = {str(SnapshotKey(customer, date).partition_key): customer for customer in customers}
+    have: dict[str, set[str]] = {customer: set() for customer in keys.values()}
+    names = sorted(keys)
+    for asset in BACKUP_ASSETS:
+        for start in range(0, len(names), KEYS_PER_QUERY):
+            found = instance.get_latest_storage_id_by_partition(
+                dg.AssetKey(asset), dg.DagsterEventType.ASSET_MATERIALIZATION, set(names[start : start + KEYS_PER_QUERY]))
+            for key in found:
+                have[keys[key]].add(asset)
+    return {customer: [a for a in BACKUP_ASSETS if a not in got] for customer, got in sorted(have.items())
+            if len(got) < len(BACKUP_ASSETS)}  # fmt: skip
+
+
+def _digest(customers: set[str]) -> str:
+    return hashlib.sha256("\n".join(sorted(customers)).encode()).hexdigest()[:16]
+
+
+#: A digest names this many customers in its text and details; the count covers them all.
+DIGEST_NAMES = 50
+
+
+def _missed_backup_digest(
+    instance: dg.DagsterInstance, alerter: AlertService, missing: dict[str, list[str]], date: str, deadline: dt.datetime
+) -> Alert:
+    """One alert naming every customer missed this tick (the first DIGEST_NAMES with their last run)."""
+    shown = sorted(missing)[:DIGEST_NAMES]
+    runs = instance.get_runs(dg.RunsFilter(tags={DATE_TAG: date, CUSTOMER_TAG: shown}))  # newest first, one query
+    last: dict[str, dg.DagsterRun] = {}
+    for run in runs:
+        last.setdefault(run.tags.get(CUSTOMER_TAG, ""), run)
+    more = f" and {len(missing) - len(shown)} more" if len(missing) > len(shown) else ""
+    single = last.get(shown[0]) if len(missing) == 1 else None
+    return Alert(
+        kind="missed_backup",
+        summary=f"no committed snapshot for {date} by {deadline:%H:%M} UTC for {len(missing)} customer(s): "
+                f"{', '.join(shown)}{more}",
+        customer=shown[0] if len(missing) == 1 else None, date=date,
+        asset=", ".join(missing[shown[0]]) if len(missing) == 1 else None, check="snapshot_committed_by_deadline",
+        run_id=single.run_id if single else None,
+        run_url=alerter.run_url(single.run_id) if single else alerter.runs_url(),
+        details={
+            "deadline": deadline.isoformat(), "customers_missed": len(missing),
+            "customers": {customer: {
+                "missing": missing[customer],
+                "last_run": last[customer].run_id if customer in last else None,
+                "last_run_status": last[customer].status.value if customer in last else "no run was started",
+            } for customer in shown},
+        },
+    )  # fmt: skip
 
 
 @dg.sensor(minimum_interval_seconds=600, default_status=dg.DefaultSensorStatus.RUNNING,
@@ -181,39 +256,36 @@ def missed_backup_sensor(
     context: dg.SensorEvaluationContext,
     clock: Clock,
     github: GitHubAppResource,
-    store: SnapshotStoreResource,
     alerter: dg.ResourceParam[AlertService],
 ) -> dg.SkipReason:
-    """After the deadline, one alert per installed customer without today's committed snapshot.
+    """After the deadline, one digest naming every installed customer without today's committed snapshot.
 
-    The cursor is ``{"date": today, "alerted": [customers]}``: each miss alerts once per date.
+    Its state (``load_state``/``save_state``) is ``{"date", "alerted", "installed", "checked_at"}``: each
+    customer is alerted at most once per date. A customer found complete stays complete, so a later tick
+    reads nothing from the event log unless the set of installations changed (``installed`` is its
+    digest); then the installed customers not yet alerted are checked again, for today's keys only.
     """
     now = clock.now()
     today = now.date().isoformat()
     deadline = deadline_of(now.date(), alerter.missed_backup_deadline_hours)
     if now < deadline:
         return dg.SkipReason(f"the deadline for {today} is {deadline.isoformat()}")
-    cursor = json.loads(context.cursor) if context.cursor else {}
-    alerted = set(cursor.get("alerted", [])) if cursor.get("date") == today else set()
-    missing = missed_backups(store.get_client(), sorted(_installed(github) - alerted), today)
-    for customer, assets in missing.items():
-        runs = context.instance.get_runs(dg.RunsFilter(tags={CUSTOMER_TAG: customer, DATE_TAG: today}), limit=1)
-        last = runs[0] if runs else None
-        state = f"its last run {last.run_id} is {last.status.value}" if last else "no run was started"
-        alerter.send(Alert(
-            kind="missed_backup",
-            summary=f"no committed snapshot of {customer} for {today} by {deadline:%H:%M} UTC: "
-                    f"missing {', '.join(assets)}; {state}",
-            customer=customer, date=today, asset=", ".join(assets), check="snapshot_committed_by_deadline",
-            run_id=last.run_id if last else None,
-            run_url=alerter.run_url(last.run_id) if last else alerter.runs_url(),
-            details={"deadline": deadline.isoformat(), "last_run_status": last.status.value if last else None},
-        ))  # fmt: skip
-        alerted.add(customer)
-    context.update_cursor(json.dumps({"date": today, "alerted": sorted(alerted)}))
+    state = load_state(context.instance, MISSED_BACKUP)
+    if state.get("date") != today:
+        state = {"date": today, "alerted": [], "installed": ""}
+    installed = _installed(github)
+    if state["installed"] == _digest(installed):
+        return dg.SkipReason(f"the {len(installed)} installed customer(s) were checked for {today} at "
+                             f"{state['checked_at']} ({len(state['alerted'])} alerted); no installation since")
+    alerted = set(state["alerted"])  # alerted once per date, even if their backup lands later
+    missing = missed_backups(context.instance, installed - alerted, today)
+    save_state(context, MISSED_BACKUP, {"date": today, "installed": _digest(installed), "checked_at": now.isoformat(),
+                                        "alerted": sorted(alerted | set(missing))})
     if not missing:
         return dg.SkipReason(f"every installed customer has a committed snapshot for {today}")
-    return dg.SkipReason(f"alerted missed backups for {today}: {', '.join(missing)}")
+    outcome = alerter.send(_missed_backup_digest(context.instance, alerter, missing, today, deadline))
+    context.log.info(f"alerted {len(missing)} missed backup(s) for {today}: {outcome or 'no channel configured'}")
+    return dg.SkipReason(f"alerted missed backups for {today} in one message: {', '.join(sorted(missing))}")
 
 
 ALERT_SENSORS = [run_failure_alert_sensor, check_failure_alert_sensor, missed_backup_sensor]

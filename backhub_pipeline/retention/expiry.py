@@ -1,8 +1,8 @@
 """Expiry: destroying what is older than the window, safely.
 
-``retention_sensor`` (retention/sensor.py) decides cheaply (``retention/plan.py``: the ``date`` keys plus
-one store listing per customer, well inside a sensor's 60 s budget) which dates are older than the window
-by the clock resource, and requests one ``expire_snapshots_job`` run (retention/job.py) with a
+``retention_sensor`` (retention/sensor.py) decides cheaply (``retention/plan.py``: the ``date`` keys
+alone, one query whatever the number of customers) whether a date is older than the window by the clock
+resource, and requests one ``expire_snapshots_job`` run (retention/job.py) with a
 deterministic run key. The run calls ``expire``, which, in this order:
 
 1. cross-checks the worker's clock with the store's own clock: it writes a probe object and reads back
@@ -13,8 +13,10 @@ deterministic run key. The run calls ``expire``, which, in this order:
 3. sweeps each customer's blobs that no live manifest references and that are older than the grace
    period by the store's own timestamps, so a running backup never loses a blob it just reused
    (audit ``delete``);
-4. removes each expired ``date`` key once no customer has a snapshot left on it, so the UI shows
-   exactly the snapshots that exist.
+4. once no customer has a snapshot left on an expired date: deletes the finished Dagster runs of that
+   date with their events (``delete_run``), so the date leaves ``get_materialized_partitions``, the
+   event log and the UI, and every query's cost stays flat over a year; then removes its ``date`` key,
+   so the UI shows exactly the snapshots that exist.
 
 Every step is idempotent: a re-run after a crash finishes what the first run started. ``dry_run``
 reports what would go and changes nothing. docs/format.md ("Retention and erasure") says how long
@@ -38,9 +40,14 @@ from resources.snapshot_store import SnapshotStore, layout
 
 log = logging.getLogger("backhub.retention")
 
+#: Run statuses after which a run's records can go.
+FINISHED = (dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
+
 #: Written and deleted by every expiry run at the store root, to read the store's own clock.
 PROBE_KEY = layout.CLOCK_PROBE
 ACTOR = "retention"
+#: The tag Dagster puts on every run of a (customer, date) partition: its date.
+DATE_TAG = f"dagster/partition/{date_partitions.name}"
 
 
 # -- the clock cross-check -------------------------------------------------------------------------
@@ -88,6 +95,7 @@ class ExpiryReport:
     blobs_deleted: dict[str, int] = field(default_factory=dict)
     bytes_freed: dict[str, int] = field(default_factory=dict)
     date_keys_removed: list[str] = field(default_factory=list)
+    runs_deleted: dict[str, int] = field(default_factory=dict)  # date -> Dagster runs deleted with their events
     problems: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -152,16 +160,34 @@ def expire(
                                   "grace_hours": grace.total_seconds() / 3600})
 
     remaining = {d for customer in customers for d in store.list_snapshots(customer)} if not dry_run else set()
-    for date in sorted(set(plan.date_keys) & wanted):
+    for date in sorted(wanted):
         if date in remaining:
-            report.problems.append(f"date key {date} kept: a snapshot on it is still in the store")
+            report.problems.append(f"date {date} kept (its key and runs): a snapshot on it is still in the store")
+            continue
+        report.runs_deleted[date] = delete_runs_of(instance, date, dry_run=dry_run)
+        if date not in plan.date_keys:
             continue
         if not dry_run:
             instance.delete_dynamic_partition(date_partitions.name, date)
             audit.append(actor=actor, action="expire", outcome="ok", snapshot=date,
-                         details={"partition": "date", "removed": True})
+                         details={"partition": "date", "removed": True, "runs_deleted": report.runs_deleted[date]})
         report.date_keys_removed.append(date)
     return report
+
+
+def delete_runs_of(instance: dg.DagsterInstance, date: str, *, dry_run: bool = False) -> int:
+    """Deletes the finished runs of ``date``'s partitions with their events; returns how many.
+
+    A run still in progress is left alone (none should be, on a date outside the window).
+    """
+    finished = dg.RunsFilter(tags={DATE_TAG: date}, statuses=list(FINISHED))
+    run_ids = instance.get_run_ids(finished)
+    if not dry_run:
+        for run_id in run_ids:
+            instance.delete_run(run_id)
+    if run_ids:
+        log.info("%s %d run(s) of %s with their events", "would delete" if dry_run else "deleted", len(run_ids), date)
+    return len(run_ids)
 
 
 def _sweeper(store: SnapshotStore, grace: dt.timedelta) -> SnapshotStore:

@@ -52,7 +52,7 @@ class ExpireConfig(dg.Config):
     dry_run: bool = Field(default=False, description="Report what would be deleted; delete nothing.")
 
 
-@dg.op(out=dg.Out(dg.Nothing), description="Delete expired manifests, sweep unreferenced blobs, remove date keys.")
+@dg.op(out=dg.Out(dg.Nothing), description="Delete expired manifests, sweep unreferenced blobs, delete the dates' runs, remove date keys.")
 def expire_snapshots(
     context: dg.OpExecutionContext,
     config: ExpireConfig,
@@ -83,6 +83,7 @@ def expire_snapshots(
         "blobs_deleted": sum(report.blobs_deleted.values()),
         "bytes_freed": sum(report.bytes_freed.values()),
         "date_keys_removed": dg.MetadataValue.json(report.date_keys_removed),
+        "runs_deleted": sum(report.runs_deleted.values()),
         "dry_run": report.dry_run,
         "report": dg.MetadataValue.json(report.as_dict()),
     })  # fmt: skip

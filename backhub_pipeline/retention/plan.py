@@ -2,7 +2,8 @@
 
 A date is expired when it is older than ``today - (retention_days - 1)``: the window holds exactly
 ``retention_days`` dates, the same rule ``BackupPolicy.check_date`` uses to refuse a late backup.
-The plan is cheap (the ``date`` keys plus one store listing per customer), so the sensor can make it.
+The full plan (``plan_expiry``) lists the store once per customer, so only the expiry run makes it; the
+sensor decides from the ``date`` keys alone (``expired_date_keys``), one query however many customers.
 """
 
 import datetime as dt
@@ -45,8 +46,19 @@ class ExpiryPlan:
     @property
     def key(self) -> str:
         """Deterministic per (day, set of expired dates): the sensor's run key and attempt tag."""
-        digest = hashlib.sha256(json.dumps(self.dates).encode()).hexdigest()[:12]
-        return f"expire|{self.today}|{digest}"
+        return run_key(self.today, self.dates)
+
+
+def expired_date_keys(instance: dg.DagsterInstance, today: dt.date, retention_days: int) -> list[str]:
+    """The ``date`` partition keys older than the window: what the retention sensor decides from."""
+    first = oldest_kept(today, retention_days).isoformat()
+    return sorted(d for d in instance.get_dynamic_partitions(date_partitions.name) if _valid_date(d) and d < first)
+
+
+def run_key(today: str, dates: list[str]) -> str:
+    """Deterministic per (day, set of expired dates): the sensor's run key and attempt tag."""
+    digest = hashlib.sha256(json.dumps(sorted(dates)).encode()).hexdigest()[:12]
+    return f"expire|{today}|{digest}"
 
 
 def plan_expiry(
@@ -54,7 +66,7 @@ def plan_expiry(
 ) -> ExpiryPlan:
     """What is older than the window: date keys, and dates with snapshots in the store."""
     first = oldest_kept(today, retention_days).isoformat()
-    keys = [d for d in instance.get_dynamic_partitions(date_partitions.name) if _valid_date(d) and d < first]
+    keys = expired_date_keys(instance, today, retention_days)
     snapshots: dict[str, list[str]] = {}
     for customer in store.list_customers():
         old = [d for d in store.list_snapshots(customer) if d < first]

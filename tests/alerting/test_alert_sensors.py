@@ -94,25 +94,19 @@ def test_a_customer_without_todays_snapshot_is_alerted_once_after_the_deadline(b
     assert summary.success, summary.error
     info = backhub.emulator.info
     resources = {
-        "clock": Clock(), "store": dg.ResourceDefinition.hardcoded_resource(None),
+        "clock": Clock(),
         "github": GitHubAppResource(api_url=info["api_url"], app_id=str(info["app_id"]),
                                     private_key_path=info["private_key_path"]),
     }
-    from backhub_pipeline.settings import Settings
-    from backhub_pipeline.wiring import resources_from
-
-    resources["store"] = resources_from(Settings.from_env())["store"]
     hour = dt.datetime.now(dt.UTC).hour
     with backhub.instance() as instance:
         early = missed_backup_sensor(dg.build_sensor_context(
             instance=instance, resources={**resources, "alerter": _alerter(channels, deadline_hours=hour + 1)}))
         assert "deadline" in early.skip_message
         assert channels.delivered()["webhook"] == []
-        cursor = None
         for _ in range(2):  # past the deadline: one alert, and not again
-            context = dg.build_sensor_context(instance=instance, cursor=cursor,
+            context = dg.build_sensor_context(instance=instance,
                                               resources={**resources, "alerter": _alerter(channels, deadline_hours=hour)})
             missed_backup_sensor(context)
-            cursor = context.cursor
     channels.assert_each_channel_got(1, "acme-corp", backhub.today(), "no committed snapshot", f"{UI}/runs")
     assert "zoe-dev" not in channels.delivered()["webhook"][0]

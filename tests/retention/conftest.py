@@ -9,8 +9,9 @@ from typing import Any
 import dagster as dg
 import pytest
 
-from assets.partitions import customer_partitions, date_partitions
+from assets.partitions import CUSTOMER_TAG, SnapshotKey, customer_partitions, date_partitions
 from assets.policy import BackupPolicy
+from backhub_pipeline.retention.expiry import DATE_TAG
 from backhub_pipeline.retention.job import RetentionResource
 from resources.alerts import AlertService
 from resources.audit import AuditLog, AuditLogResource
@@ -65,6 +66,32 @@ class Local:
         for definition, key in ((customer_partitions, customer), (date_partitions, date)):
             if not self.instance.has_dynamic_partition(definition.name, key):
                 self.instance.add_dynamic_partitions(definition.name, [key])
+
+    def record_run(self, customer: str, date: str) -> str:
+        return record_run(self.instance, customer, date)
+
+
+@dg.op(config_schema={"partition": str, "assets": [str]})
+def _materialize_backup_assets(context: dg.OpExecutionContext) -> None:
+    for asset in context.op_config["assets"]:
+        context.log_event(dg.AssetMaterialization(asset_key=asset, partition=context.op_config["partition"]))
+
+
+@dg.job
+def recorded_snapshot_job() -> None:
+    """A run as the instance records a (customer, date) snapshot: its partition tags and the backup
+    assets materialized for that partition; what sensors read and expiry must take out of the instance."""
+    _materialize_backup_assets()
+
+
+def record_run(instance: dg.DagsterInstance, customer: str, date: str, assets: tuple[str, ...] = ASSETS) -> str:
+    """A finished run in ``instance`` for (customer, date) that materialized ``assets``; its run id."""
+    config = {"partition": str(SnapshotKey(customer, date).partition_key), "assets": list(assets)}
+    result = recorded_snapshot_job.execute_in_process(
+        instance=instance, run_config={"ops": {"_materialize_backup_assets": {"config": config}}},
+        tags={CUSTOMER_TAG: customer, DATE_TAG: date},
+    )  # fmt: skip
+    return result.run_id
 
 
 def days_back(n: int, today: dt.date | None = None) -> list[str]:

@@ -7,12 +7,12 @@ import dagster as dg
 import pytest
 
 from assets.partitions import date_partitions
-from backhub_pipeline.retention.expiry import PROBE_KEY
+from backhub_pipeline.retention.expiry import DATE_TAG, PROBE_KEY
 from backhub_pipeline.retention.job import EXPIRY_TAG, expire_snapshots_job, expiry_run_config
 from backhub_pipeline.retention.sensor import retention_sensor
 from resources.clock import Clock
 from resources.snapshot_store import SnapshotStore
-from tests.retention.conftest import days_back, orphan_blobs
+from tests.retention.conftest import ASSETS, days_back, orphan_blobs
 
 CUSTOMERS = ("acme-corp", "zoe-dev")
 
@@ -158,24 +158,74 @@ def test_a_simulated_clock_offset_is_not_a_disagreement(local) -> None:
     assert sorted(local.store().list_snapshots("zoe-dev")) == dates[-3:]
 
 
-def test_sensor_requests_one_keyed_run_only_when_something_expired(local) -> None:
+def test_sensor_requests_one_keyed_run_only_when_a_date_key_expired(local) -> None:
     dates = _fill(local, 3)
-    resources = {key: value for key, value in local.resources().items() if key in {"clock", "policy", "store"}}
+    resources = {key: value for key, value in local.resources().items() if key in {"clock", "policy"}}
     skip = retention_sensor(dg.build_sensor_context(instance=local.instance, resources=resources))
     assert isinstance(skip, dg.SkipReason) and dates[0] in skip.skip_message
 
-    local.snapshot("acme-corp", days_back(5)[0])  # a snapshot older than the window appears
+    local.snapshot("acme-corp", days_back(5)[0])  # a snapshot, and its date key, older than the window
     request = retention_sensor(dg.build_sensor_context(instance=local.instance, resources=resources))
     assert isinstance(request, dg.RunRequest)
     assert request.run_key.startswith(f"expire|{dates[-1]}|")
-    assert request.run_config["ops"]["expire_snapshots"]["config"]["dates"] == [days_back(5)[0]]
+    assert request.run_config["ops"]["expire_snapshots"]["config"]["dates"] == []  # all that is older
     again = retention_sensor(dg.build_sensor_context(instance=local.instance, resources=resources))
     assert again.run_key == request.run_key  # deterministic: Dagster launches it once
 
 
+def test_sensor_decides_from_date_keys_without_the_store(local) -> None:
+    """No store resource at all: the sensor cannot list it, whatever the number of customers."""
+    _fill(local, 5)
+    resources = {"clock": Clock(), "policy": local.resources()["policy"]}
+    request = retention_sensor(dg.build_sensor_context(instance=local.instance, resources=resources))
+    assert isinstance(request, dg.RunRequest)
+    assert _expire(local, request.run_config["ops"]["expire_snapshots"]["config"]["dates"], retention_days=3).success
+    skip = retention_sensor(dg.build_sensor_context(instance=local.instance, resources=resources))
+    assert isinstance(skip, dg.SkipReason) and "no date key older than" in skip.skip_message
+
+
+def test_a_snapshot_on_a_date_without_key_is_expired_by_the_next_run(local) -> None:
+    dates = _fill(local, 3)
+    stray = days_back(6)[0]
+    local.snapshot("acme-corp", stray)
+    local.instance.delete_dynamic_partition(date_partitions.name, stray)
+    result = _expire(local, retention_days=3)
+    assert result.success
+    assert stray in _report(result)["expired_dates"]
+    assert sorted(local.store().list_snapshots("acme-corp")) == dates
+
+
+def test_expiry_removes_the_expired_dates_runs_and_materializations_from_the_instance(local) -> None:
+    dates = _fill(local, 5)
+    runs = {(customer, date): local.record_run(customer, date) for customer in CUSTOMERS for date in dates}
+    keys = {f"{customer}|{date}" for customer in CUSTOMERS for date in dates}
+    for asset in ASSETS:
+        assert local.instance.get_materialized_partitions(dg.AssetKey(asset)) == keys
+
+    result = _expire(local, retention_days=3)
+    assert result.success
+    expired, kept = dates[:2], dates[2:]
+    assert _report(result)["runs_deleted"] == {date: len(CUSTOMERS) for date in expired}
+    for asset in ASSETS:
+        assert local.instance.get_materialized_partitions(dg.AssetKey(asset)) == {
+            f"{customer}|{date}" for customer in CUSTOMERS for date in kept}
+    for (_customer, date), run_id in runs.items():
+        assert (local.instance.get_run_by_id(run_id) is None) == (date in expired), date
+        assert (local.instance.get_records_for_run(run_id).records == []) == (date in expired), date
+    assert local.instance.get_run_ids(dg.RunsFilter(tags={DATE_TAG: expired[0]})) == []
+
+
+def test_a_dry_run_counts_the_runs_it_would_delete_and_keeps_them(local) -> None:
+    dates = _fill(local, 4)
+    run_id = local.record_run("zoe-dev", dates[0])
+    result = _expire(local, dry_run=True, retention_days=3)
+    assert _report(result)["runs_deleted"] == {dates[0]: 1}
+    assert local.instance.get_run_by_id(run_id) is not None
+
+
 def test_sensor_retries_a_failed_expiry_under_a_new_key_and_then_waits(local) -> None:
     _fill(local, 5)
-    resources = {key: value for key, value in local.resources().items() if key in {"clock", "policy", "store"}}
+    resources = {key: value for key, value in local.resources().items() if key in {"clock", "policy"}}
     keys = []
     for _ in range(3):
         request = retention_sensor(dg.build_sensor_context(instance=local.instance, resources=resources))
