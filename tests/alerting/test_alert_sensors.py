@@ -46,8 +46,9 @@ def test_a_failed_snapshot_run_alerts_every_channel_naming_customer_date_step_an
             dagster_run=run, resources={"alerter": _alerter(channels)},
         ).for_run_failure()
         run_failure_alert_sensor(context)
-    channels.assert_each_channel_got(1, "acme-corp", key.date, "inventory", f"{UI}/runs/{summary.run_id}",
-                                     "snapshot_job failed")
+    # The snapshot is one step (its four assets and their checks): the alert names that step.
+    channels.assert_each_channel_got(1, "acme-corp", key.date, f"{UI}/runs/{summary.run_id}",
+                                     "snapshot_job failed at step snapshot")
 
 
 def test_a_corrupt_blob_fails_its_check_and_alerts_once_per_customer_date_asset_check(backhub, channels) -> None:

@@ -316,11 +316,10 @@ def test_a_malformed_link_in_a_response_is_reported() -> None:
 # --- loading --------------------------------------------------------------------------------------
 
 
-def test_the_description_is_loaded_once_and_quickly() -> None:
+def test_the_description_is_loaded_once() -> None:
     spec = load_spec()
     assert load_spec() is spec
     assert spec.version.startswith("3.0")
-    assert spec.load_seconds < 5, f"loading {spec.source} took {spec.load_seconds:.1f}s"
 
 
 def test_a_missing_description_fails_and_says_run_make_openapi(monkeypatch, tmp_path) -> None:
