@@ -15,6 +15,7 @@ from typing import Any
 import dagster as dg
 from dagster import AssetExecutionContext
 
+from assets.common import BACKFILL
 from assets.partitions import BACKUP_ASSETS, CUSTOMER_TAG, SnapshotKey, customer_partitions, date_partitions
 from resources.alerts import AlertService
 
@@ -67,7 +68,11 @@ def first_error(instance: dg.DagsterInstance, run_id: str) -> str | None:
     for record in instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_FAILURE):
         error = record.dagster_event.step_failure_data.error if record.dagster_event else None
         if error:
-            return f"{record.dagster_event.step_key}: {error.message.strip()}"
+            # The snapshot step's failure names the asset first (assets/snapshot.py); Dagster's class
+            # name in front of it says nothing to an operator.
+            message = error.message.strip().removeprefix("dagster._core.definitions.events.Failure: ")
+            step = record.dagster_event.step_key
+            return message if step == "snapshot" else f"{step}: {message}"
     return None
 
 
@@ -145,6 +150,7 @@ def report_metadata(rows: list[CustomerDay], run_url: Callable[[str], str]) -> d
 @dg.asset(
     partitions_def=date_partitions,
     group_name="operations",
+    backfill_policy=BACKFILL,  # a backfill over dates: one run per date, like the snapshots
     deps=[dg.AssetDep(asset, partition_mapping=dg.MultiToSingleDimensionPartitionMapping("date"))
           for asset in BACKUP_ASSETS],
     description="Who is backed up on this date, and why not: one row per customer (committed, failed with "

@@ -105,7 +105,8 @@ def deep_verify_job() -> None:
     deep_verify_op()
 
 
-@dg.sensor(job=deep_verify_job, minimum_interval_seconds=3600, default_status=dg.DefaultSensorStatus.RUNNING)
+@dg.sensor(job=deep_verify_job, minimum_interval_seconds=3600, default_status=dg.DefaultSensorStatus.RUNNING,
+           description="Starts the deep verification of the customers due today: each customer's every chain and blob at least weekly.")
 def deep_verify_sensor(context: dg.SensorEvaluationContext, clock: Clock) -> dg.RunRequest | dg.SkipReason:
     """Once per UTC day: one deep verification run of the customers due that day.
 

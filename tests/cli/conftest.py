@@ -75,6 +75,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         env = {"DAGSTER_HOME": str(home), "BACKHUB_GITHUB_API_URL": info["api_url"],
                "BACKHUB_GITHUB_APP_ID": str(info["app_id"]),
                "BACKHUB_GITHUB_APP_PRIVATE_KEY_PATH": info["private_key_path"]}
+        initialised = backhub("init", env=env)  # a new installation's first step: its master key
+        assert initialised.returncode == 0, initialised.stderr
         done = backhub("backup", "--customer", CUSTOMER, "--json", env=env)
         assert done.returncode == 0, done.stderr
         import json

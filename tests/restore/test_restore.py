@@ -170,7 +170,7 @@ def test_restore_to_github_refuses_an_existing_repository_and_resumes_an_interru
     day = history.days[-1]
     args = ["--customer", CUSTOMER, "--date", day.date, "--repo", "zoe-dev/dotfiles", "--to-github"]
     capsys.readouterr()
-    assert _restore(*args) == 1  # the original still exists
+    assert _restore(*args) == 2  # refused, a usage error: the original still exists
     assert "already exists" in capsys.readouterr().err
 
     send = InstallationClient.send_json
@@ -186,7 +186,7 @@ def test_restore_to_github_refuses_an_existing_repository_and_resumes_an_interru
     assert _restore(*args, "--as", "dotfiles-copy") == 1
     monkeypatch.setattr(InstallationClient, "send_json", send)
     assert "injected" in capsys.readouterr().err
-    assert _restore(*args, "--as", "dotfiles-copy") == 1  # not without --resume
+    assert _restore(*args, "--as", "dotfiles-copy") == 2  # refused: not without --resume
     assert _restore(*args, "--as", "dotfiles-copy", "--resume") == 0
     assert _restore(*args, "--as", "dotfiles-clean") == 0
 

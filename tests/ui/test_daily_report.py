@@ -74,12 +74,12 @@ def test_a_day_with_a_committed_a_failed_and_a_missing_customer(backhub) -> None
         assert row["new_bytes"] == summary.new_bytes == listing.new_bytes > 0
         assert row["api_requests"] == summary.api_requests > 0
     assert rows[GHOST]["status"] == "failed" and rows[GHOST]["run_id"] == failed.run_id
-    assert rows[GHOST]["reason"].startswith("inventory:") and "not installed on 'ghost'" in rows[GHOST]["reason"]
+    assert rows[GHOST]["reason"].startswith("inventory:") and "ghost is not an installation" in rows[GHOST]["reason"]
     assert rows[LATECOMER]["status"] == "missing" and rows[LATECOMER]["run_id"] is None
 
     printed = _status("--date", today)
     assert printed.returncode == 1
-    assert "committed" in printed.stdout and "not installed on 'ghost'" in printed.stdout
+    assert "committed" in printed.stdout and "ghost is not an installation" in printed.stdout
     assert "iB" in printed.stdout  # human units in the table
     assert _status("--date", "2026-13-01").returncode == 2
 
@@ -113,6 +113,6 @@ def test_a_day_with_a_committed_a_failed_and_a_missing_customer(backhub) -> None
     assert run["status"] == "FAILURE"
     errors = [event for event in run["eventConnection"]["events"] if event.get("level") == "ERROR"]
     assert errors and errors[0]["__typename"] == "ExecutionStepFailureEvent" and errors[0]["stepKey"] == "inventory"
-    assert "not installed on 'ghost'" in errors[0]["error"]["message"]
+    assert "ghost is not an installation" in errors[0]["error"]["message"]
     (run_failure,) = [event for event in run["eventConnection"]["events"] if event["__typename"] == "RunFailureEvent"]
-    assert "not installed on 'ghost'" in run_failure["error"]["message"]
+    assert "ghost is not an installation" in run_failure["error"]["message"]
