@@ -112,7 +112,9 @@ def test_a_day_with_a_committed_a_failed_and_a_missing_customer(backhub) -> None
     run = answer.data["runOrError"]
     assert run["status"] == "FAILURE"
     errors = [event for event in run["eventConnection"]["events"] if event.get("level") == "ERROR"]
-    assert errors and errors[0]["__typename"] == "ExecutionStepFailureEvent" and errors[0]["stepKey"] == "inventory"
+    # The snapshot is one step; its failure names the asset that failed first, and why.
+    assert errors and errors[0]["__typename"] == "ExecutionStepFailureEvent" and errors[0]["stepKey"] == "snapshot"
+    assert "inventory: " in errors[0]["error"]["message"]
     assert "ghost is not an installation" in errors[0]["error"]["message"]
     (run_failure,) = [event for event in run["eventConnection"]["events"] if event["__typename"] == "RunFailureEvent"]
     assert "ghost is not an installation" in run_failure["error"]["message"]
