@@ -121,18 +121,3 @@ def _back_up(capture: Capture, *, asset: str, wiki: bool, github: GitHubAppResou
         states = Counter(entry.get("state", "unknown") for entry in entries.values())
         counts.update({f"wikis_{state}": dg.MetadataValue.int(n) for state, n in sorted(states.items())})
     return dg.MaterializeResult(metadata=capture.metadata(api_requests=requests, **counts))
-
-
-def back_up_repositories(
-    context: AssetExecutionContext,
-    *,
-    github: GitHubAppResource,
-    git: GitResource,
-    store: SnapshotStoreResource,
-    clock: Clock,
-    policy: BackupPolicy,
-    audit: AuditLogResource,
-) -> dg.MaterializeResult:
-    """The ``repositories`` step of a snapshot (``assets/snapshot.py``)."""
-    return back_up_git_data(context, asset="repositories", wiki=False, github=github, git=git, store=store,
-                            clock=clock, policy=policy, audit=audit)

@@ -23,8 +23,7 @@ from assets.inventory import back_up_inventory
 from assets.issues import back_up_issues
 from assets.partitions import BACKUP_ASSETS, SnapshotKey
 from assets.policy import BackupPolicy
-from assets.repositories import back_up_repositories
-from assets.wikis import back_up_wikis
+from assets.repositories import back_up_git_data
 from resources.audit import AuditLogResource
 from resources.clock import Clock
 from resources.errors import PermanentError
@@ -61,11 +60,12 @@ def snapshot(
     steps: dict[str, Callable[[], dg.MaterializeResult]] = {
         "inventory": lambda: back_up_inventory(context, github=github, store=store, clock=clock, policy=policy,
                                                audit=audit),
-        "repositories": lambda: back_up_repositories(context, github=github, git=git, store=store, clock=clock,
-                                                     policy=policy, audit=audit),
+        "repositories": lambda: back_up_git_data(context, asset="repositories", wiki=False, github=github, git=git,
+                                                 store=store, clock=clock, policy=policy, audit=audit),
         "issues": lambda: back_up_issues(context, github=github, store=store, clock=clock, policy=policy, audit=audit),
-        "wikis": lambda: back_up_wikis(context, github=github, git=git, store=store, clock=clock, policy=policy,
-                                       audit=audit),
+        # Wikis are git data too: disabled, enabled but never created, and populated are three recorded states.
+        "wikis": lambda: back_up_git_data(context, asset="wikis", wiki=True, github=github, git=git, store=store,
+                                          clock=clock, policy=policy, audit=audit),
     }
     selected = {asset_key.to_user_string() for asset_key in context.selected_asset_keys}
     checks = set(context.selected_asset_check_keys)
