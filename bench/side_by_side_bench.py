@@ -425,7 +425,7 @@ def main(argv: list[str] | None = None) -> int:
                     record(floor(world, work, date))
                 record(peer(world, program, work, str(day), date))
                 record(backhub(world, home, work, str(day), date, offset))
-            emulator.control("POST", "clock", {"offset_days": 1})
+            emulator.control("POST", "clock", {"days": 1})
             offset += 1
             date = (dt.datetime.now(dt.UTC).date() + dt.timedelta(days=offset)).isoformat()
             record(peer(world, program, work, "idle", date))

@@ -348,6 +348,14 @@ def get_org(em: Emulator, req: Request, org: str) -> Response:
     return ok(shapes.user_full(account, req.urls))
 
 
+def authenticated_user(em: Emulator, req: Request) -> Response:
+    """``GET /user`` is a user's own endpoint: an App or an installation token is refused with 403,
+    as GitHub does ("Resource not accessible by integration"), not 404."""
+    if req.principal.kind == "anonymous":
+        return Response.error(401, "Requires authentication")
+    return forbidden()
+
+
 def get_user(em: Emulator, req: Request, user: str) -> Response:
     account = em.store.user(user)
     if account is None:
@@ -930,6 +938,7 @@ TOP_ROUTES = _compile(
         ("GET", r"/users/(?P<user>[^/]+)/repos", user_repos),
         ("GET", r"/user/(?P<uid>\d+)/repos", user_repos),
         ("POST", r"/user/repos", create_user_repo),
+        ("GET", r"/user", authenticated_user),
         ("GET", r"/orgs/(?P<org>[^/]+)", get_org),
         ("GET", r"/users/(?P<user>[^/]+)", get_user),
         ("GET", r"/rate_limit", rate_limit),

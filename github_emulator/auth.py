@@ -100,9 +100,13 @@ class Authority:
         credential = credential.strip()
         if scheme == "basic":
             try:
-                _user, _, credential = base64.b64decode(credential).decode().partition(":")
+                user, _, credential = base64.b64decode(credential).decode().partition(":")
             except (ValueError, UnicodeDecodeError) as exc:
                 raise AuthError(BAD_CREDENTIALS) from exc
+            if credential in ("", "x-oauth-basic"):
+                # GitHub also takes the token as the user name, with an empty or `x-oauth-basic`
+                # password ("Other authentication methods", `curl -u TOKEN:x-oauth-basic`).
+                credential = user
         elif scheme not in ("token", "bearer"):
             raise AuthError(BAD_CREDENTIALS)
         if credential.count(".") == 2 and credential.startswith("ey"):

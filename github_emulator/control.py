@@ -3,7 +3,10 @@
 - ``GET  /_emulator/state``         the truth to compare restores with (see :func:`state`)
 - ``GET  /_emulator/info``          the same JSON as the ``--info`` file
 - ``POST /_emulator/advance``       ``{"days": N}``: N simulated days of activity, clock moves N days
-- ``POST /_emulator/clock``         ``{"now": ISO-8601}`` or ``{"offset_days": N}``: move the clock only
+- ``POST /_emulator/clock``         move the clock only: ``{"now": ISO-8601}``; ``{"offset_days": N}``, the
+                                    wall clock plus N days (absolute, the meaning of backhub's
+                                    ``BACKHUB_CLOCK_OFFSET_DAYS``, so ``0`` resets); ``{"days": N}``, N days
+                                    on from the emulator's current time
 - ``POST /_emulator/faults``        ``{"rate": 0.05, "kinds": [...], "force": [...]}`` (see faults.py)
 - ``POST /_emulator/rate_limit``    ``{"limit": N, "remaining": N, "window_seconds": S}`` for every
                                     installation's budget (S shortens GitHub's hour, for tests)
@@ -29,7 +32,7 @@ from typing import Any
 from . import activity
 from .emulator import Emulator
 from .http import Request, Response
-from .state import Store, iso, parse_iso
+from .state import Store, iso, parse_iso, wall_clock
 
 
 def handle(em: Emulator, req: Request) -> Response:
@@ -56,7 +59,11 @@ def handle(em: Emulator, req: Request) -> Response:
                 if "now" in body:
                     store.set_now(parse_iso(str(body["now"])))
                 elif "offset_days" in body:
-                    store.set_now(store.now() + timedelta(days=float(body["offset_days"])))
+                    store.set_now(wall_clock() + timedelta(days=float(body["offset_days"])))
+                elif "days" in body:
+                    store.set_now(store.now() + timedelta(days=float(body["days"])))
+                else:
+                    return Response.json(400, {"error": "give one of now, offset_days, days"})
                 store.save()
                 return Response.json(200, {"now": iso(store.now())})
         if route == ("POST", "/_emulator/faults"):

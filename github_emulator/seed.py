@@ -354,7 +354,7 @@ def _plan_repo(store: Store, rng: random.Random, cust: Customer, plan: RepoPlan)
                 check=True,
                 capture_output=True,
             )
-            subprocess.run(["git", f"--git-dir={store.git_dir(repo)}", "remote", "remove", "origin"], capture_output=True)
+            forget_origin(store.git_dir(repo))
 
         build_fork.after = True  # type: ignore[attr-defined]
         return build_fork
@@ -669,7 +669,7 @@ def _import(store: Store, import_dir: Path) -> list[Any]:
 
         def job(src: Path = src, repo: dict[str, Any] = repo, wiki_src: Path = wiki_src) -> None:
             subprocess.run(["git", "clone", "--quiet", "--mirror", "--", str(src), str(store.git_dir(repo))], check=True, capture_output=True)
-            subprocess.run(["git", f"--git-dir={store.git_dir(repo)}", "remote", "remove", "origin"], capture_output=True)
+            forget_origin(store.git_dir(repo))
             if wiki_src.is_dir():
                 subprocess.run(["git", "clone", "--quiet", "--mirror", "--", str(wiki_src), str(store.wiki_dir(repo))], check=True, capture_output=True)
             head = subprocess.run(["git", f"--git-dir={store.git_dir(repo)}", "symbolic-ref", "--short", "HEAD"], capture_output=True, text=True)
@@ -678,6 +678,13 @@ def _import(store: Store, import_dir: Path) -> list[Any]:
 
         jobs.append(job)
     return jobs
+
+
+def forget_origin(git_dir: Path) -> None:
+    """Drop the clone's ``origin`` from its config and nothing else: ``git remote remove`` would also
+    delete the refs its fetch refspec maps to, which for a mirror (``+refs/*:refs/*``) takes
+    ``refs/remotes/*`` that the imported repository itself holds."""
+    subprocess.run(["git", f"--git-dir={git_dir}", "config", "--remove-section", "remote.origin"], capture_output=True)
 
 
 def git_moment(days_advanced: int, day: int, k: int) -> datetime:

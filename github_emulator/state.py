@@ -36,6 +36,11 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def wall_clock() -> datetime:
+    """The real time, to the second: what the emulator's clock is offset from."""
+    return datetime.now(UTC).replace(microsecond=0)
+
+
 def parse_iso(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
 
@@ -115,10 +120,10 @@ class Store:
     # ---- clock -------------------------------------------------------------------------------------
     def now(self) -> datetime:
         """Emulator time: wall clock plus the offset that advance and /_emulator/clock move."""
-        return datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=self.db.get("clock_offset", 0))
+        return wall_clock() + timedelta(seconds=self.db.get("clock_offset", 0))
 
     def set_now(self, moment: datetime) -> None:
-        self.db["clock_offset"] = round((moment - datetime.now(UTC).replace(microsecond=0)).total_seconds())
+        self.db["clock_offset"] = round((moment - wall_clock()).total_seconds())
 
     # ---- ids and lookups ---------------------------------------------------------------------------
     def next_id(self, kind: str) -> int:

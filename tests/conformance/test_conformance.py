@@ -443,6 +443,7 @@ CASES = [
         subject="org",
         auth="expired-jwt",
     ),
+    Case("error-403-user-as-installation", "GET", "/user", 403, subject="org"),
     Case("error-404-repo", "GET", "/repos/{owner}/no-such-repository-{unique}", 404),
     Case("error-404-other-installation", "GET", "/repos/{owner}/{repo}", 404, subject="foreign_repo"),
     # Writing (for restore)

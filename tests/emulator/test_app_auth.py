@@ -70,6 +70,23 @@ def test_token_and_bearer_schemes_are_both_accepted(emulator: EmulatorProcess) -
     assert names[0] == names[1]
 
 
+def test_token_as_basic_auth_user_name_is_accepted(emulator: EmulatorProcess) -> None:
+    token = mint_token(emulator, "acme-corp")
+    url = f"{emulator.api_url}/installation/repositories"
+    for password in ("", "x-oauth-basic"):
+        assert requests.get(url, auth=(token, password), timeout=10).status_code == 200
+    assert requests.get(url, auth=("x-access-token", token), timeout=10).status_code == 200
+    assert requests.get(url, auth=("not-a-token", ""), timeout=10).status_code == 401
+
+
+def test_authenticated_user_endpoint_refuses_an_installation_with_403(emulator: EmulatorProcess) -> None:
+    token = mint_token(emulator, "acme-corp")
+    response = requests.get(f"{emulator.api_url}/user", headers={"Authorization": f"token {token}"}, timeout=10)
+    assert response.status_code == 403
+    assert response.json()["message"] == "Resource not accessible by integration"
+    assert requests.get(f"{emulator.api_url}/user", timeout=10).status_code == 401
+
+
 def test_private_repository_of_another_installation_is_not_found(emulator: EmulatorProcess) -> None:
     gh = installation_client(emulator, "acme-corp")
     with pytest.raises(github.UnknownObjectException):

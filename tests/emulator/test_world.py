@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import subprocess
 from pathlib import Path
 
@@ -72,7 +73,12 @@ def test_clock_moves_without_activity(fresh_emulator: EmulatorProcess) -> None:
     assert moved["now"].startswith("2031-05-01")
     after = fresh_emulator.state()
     assert _repos(after)["widgets"]["refs"] == _repos(before)["widgets"]["refs"]
-    assert fresh_emulator.control("POST", "clock", {"offset_days": 1})["now"].startswith("2031-05-02")
+    assert fresh_emulator.control("POST", "clock", {"days": 1})["now"].startswith("2031-05-02")
+    # offset_days is absolute, like BACKHUB_CLOCK_OFFSET_DAYS: 0 puts the clock back on the wall clock.
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    assert fresh_emulator.control("POST", "clock", {"offset_days": 0})["now"].startswith(today)
+    fresh_emulator.control("POST", "advance", {"days": 2})
+    assert fresh_emulator.control("POST", "clock", {"offset_days": 0})["now"].startswith(today)
 
 
 def test_data_dir_is_reloaded_after_restart(tmp_path: Path) -> None:
@@ -123,10 +129,13 @@ def test_imported_bare_repositories_become_an_extra_customer(tmp_path: Path) -> 
     subprocess.run(["git", "-C", str(work), "add", "f.txt"], check=True)
     subprocess.run(["git", "-C", str(work), "-c", "user.name=T", "-c", "user.email=t@e", "commit", "-qm", "one"], check=True)
     subprocess.run(["git", "-C", str(work), "push", "-q", "origin", "HEAD:trunk"], check=True)
+    # A mirror of a working clone holds remote-tracking refs: they are the repository's refs too.
+    subprocess.run(["git", "-C", str(work), "push", "-q", "origin", "HEAD:refs/remotes/upstream/trunk"], check=True)
     em = start_emulator(tmp_path / "em", extra_args=["--import", str(tmp_path / "import")])
     try:
         imported = _repos(em.state(), "imported")["tool"]
         assert imported["default_branch"] == "trunk" and "refs/heads/trunk" in imported["refs"]
+        assert imported["refs"]["refs/remotes/upstream/trunk"] == imported["refs"]["refs/heads/trunk"]
         assert any(i["account"] == "imported" for i in em.info["installations"])
     finally:
         em.stop()

@@ -55,8 +55,8 @@ def git_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> GitLog:
 
 def quiet_day(backhub: Backhub) -> None:
     """Both clocks one day on, with no activity on GitHub."""
-    backhub.emulator.control("POST", "clock", json={"offset_days": 1})
     backhub.offset_days += 1
+    backhub.emulator.control("POST", "clock", json={"offset_days": backhub.offset_days})
     backhub.monkeypatch.setenv("BACKHUB_CLOCK_OFFSET_DAYS", str(backhub.offset_days))
 
 

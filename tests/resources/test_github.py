@@ -208,10 +208,10 @@ def test_latest_updates_names_the_newest_update_of_each_kind_and_a_repeat_is_a_f
     assert client.get_json("/rate_limit")["resources"]["core"]["used"] == used
     # An edited comment changes the newest comment, though its issue is untouched.
     number = int(newest_issue["number"])
-    fresh_emulator.control("POST", "clock", json={"offset_days": 1})
+    fresh_emulator.control("POST", "clock", json={"days": 1})
     edited = fresh_emulator.control("POST", "issues/change", json={"full_name": full_name, "number": number,
                                                                     "kind": "comment"})
-    fresh_emulator.control("POST", "clock", json={"offset_days": 1})
+    fresh_emulator.control("POST", "clock", json={"days": 1})
     fresh_emulator.control("POST", "issues/change", json={"full_name": full_name, "number": number,
                                                            "kind": "edit_comment"})
     later = client.latest_updates(full_name, first)
