@@ -456,6 +456,37 @@ def get_repo(em: Emulator, req: Request, repo: dict[str, Any]) -> Response:
     return ok(shapes.repo(repo, em.store, req.urls, full=True, permissions=_repo_permissions(req)))
 
 
+def _branch_sha(em: Emulator, repo: dict[str, Any], branch: str) -> str | None:
+    found = subprocess.run(["git", f"--git-dir={em.store.git_dir(repo)}", "rev-parse", "--verify", "--quiet",
+                            f"refs/heads/{branch}^{{commit}}"], capture_output=True, text=True)
+    return found.stdout.strip() if found.returncode == 0 else None
+
+
+# Fields of "Update a repository" the emulator keeps; others are accepted and ignored, as GitHub
+# ignores what an App may not change.
+_UPDATABLE = ("description", "homepage", "private", "has_issues", "has_wiki", "has_projects", "archived")
+
+
+def update_repo(em: Emulator, req: Request, repo: dict[str, Any]) -> Response:
+    """``PATCH /repos/{owner}/{repo}``: a ``default_branch`` must name an existing branch (422 otherwise,
+    as on GitHub); the bare repository's ``HEAD`` follows it, so clones check that branch out."""
+    body = req.json() or {}
+    branch = body.get("default_branch")
+    if branch is not None:
+        if not isinstance(branch, str) or _branch_sha(em, repo, branch) is None:
+            return unprocessable("Validation Failed", [{"resource": "Repository", "code": "invalid",
+                                                        "field": "default_branch"}])
+        subprocess.run(["git", f"--git-dir={em.store.git_dir(repo)}", "symbolic-ref", "HEAD", f"refs/heads/{branch}"],
+                       check=True, capture_output=True)
+        repo["default_branch"] = branch
+    for key in _UPDATABLE:
+        if key in body:
+            repo[key] = body[key]
+    repo["updated_at"] = iso(em.store.now())
+    em.store.save()
+    return ok(shapes.repo(repo, em.store, req.urls, full=True, permissions=_repo_permissions(req)))
+
+
 def topics(em: Emulator, req: Request, repo: dict[str, Any]) -> Response:
     return ok({"names": list(repo.get("topics", []))})
 
@@ -799,6 +830,73 @@ def list_pulls(em: Emulator, req: Request, repo: dict[str, Any]) -> Response:
     )
 
 
+def create_pull(em: Emulator, req: Request, repo: dict[str, Any]) -> Response:
+    """``POST /repos/{owner}/{repo}/pulls``: head and base must be branches of this repository with
+    commits between them, else 422 "Validation Failed", as GitHub answers."""
+    if repo.get("archived"):
+        return forbidden("Repository was archived so is read-only.")
+    body = req.json() or {}
+    title, head, base = body.get("title"), body.get("head"), body.get("base")
+    if not title or not isinstance(head, str) or not isinstance(base, str):
+        return unprocessable("Validation Failed", [{"resource": "PullRequest", "code": "missing_field",
+                                                    "field": field} for field in ("title", "head", "base")
+                                                   if not body.get(field)])
+    head = head.split(":", 1)[-1]
+    head_sha, base_sha = _branch_sha(em, repo, head), _branch_sha(em, repo, base)
+    errors = [{"resource": "PullRequest", "code": "invalid", "field": field}
+              for field, sha in (("head", head_sha), ("base", base_sha)) if sha is None]
+    if errors:
+        return unprocessable("Validation Failed", errors)
+    ahead = subprocess.run(["git", f"--git-dir={em.store.git_dir(repo)}", "rev-list", "--count", f"{base_sha}..{head_sha}"],
+                           check=True, capture_output=True, text=True).stdout.strip()
+    if ahead == "0":
+        return unprocessable("Validation Failed", [{"resource": "PullRequest", "code": "custom",
+                                                    "message": f"No commits between {base} and {head}"}])
+    if any(i.get("pull") and i["state"] == "open" and i["pull"]["head_ref"] == head and i["pull"]["base_ref"] == base
+           for i in repo["issues"]):
+        return unprocessable("Validation Failed", [{"resource": "PullRequest", "code": "custom",
+                                                    "message": f"A pull request already exists for {repo['owner']}:{head}."}])
+    now = iso(em.store.now())
+    issue: dict[str, Any] = {
+        "id": em.store.next_id("issue"), "number": next_number(repo), "title": str(title),
+        "body": body.get("body"), "user": _actor(em, req), "state": "open", "state_reason": None,
+        "locked": False, "labels": [], "milestone": None, "assignees": [], "created_at": now,
+        "updated_at": now, "closed_at": None, "comments": [], "author_association": "NONE",
+        "pull": {"id": em.store.next_id("issue"), "head_ref": head, "base_ref": base, "head_sha": head_sha,
+                 "base_sha": base_sha, "merged_at": None, "merged_by": None, "merge_commit_sha": None,
+                 "draft": bool(body.get("draft", False)), "reviews": [], "review_comments": []},
+    }
+    repo["issues"].append(issue)
+    repo["updated_at"] = now
+    em.store.save()
+    payload = shapes.pull(repo, issue, em.store, req.urls, full=True)
+    return ok(payload, 201, [("Location", payload["url"])])
+
+
+def create_ref(em: Emulator, req: Request, repo: dict[str, Any]) -> Response:
+    """``POST /repos/{owner}/{repo}/git/refs``: a fully qualified ``ref`` at an existing commit; 422
+    when the name is taken or the sha unknown, as on GitHub."""
+    body = req.json() or {}
+    ref, sha = body.get("ref"), body.get("sha")
+    git_dir = em.store.git_dir(repo)
+    valid = isinstance(ref, str) and ref.startswith("refs/") and ref.count("/") >= 2 and isinstance(sha, str) \
+        and subprocess.run(["git", "check-ref-format", ref], capture_output=True).returncode == 0
+    if not valid:
+        return unprocessable("Reference name is invalid" if isinstance(sha, str) else "Invalid request.")
+    if subprocess.run(["git", f"--git-dir={git_dir}", "cat-file", "-e", f"{sha}^{{commit}}"],
+                      capture_output=True).returncode != 0:
+        return unprocessable("Object does not exist")
+    made = subprocess.run(["git", f"--git-dir={git_dir}", "update-ref", ref, sha, ""], capture_output=True)
+    if made.returncode != 0:
+        return unprocessable("Reference already exists")
+    repo["pushed_at"] = repo["updated_at"] = iso(em.store.now())
+    em.store.save()
+    url = f"{req.urls.api}/repos/{em.store.full_name(repo)}/git/{ref}"
+    payload = {"ref": ref, "node_id": shapes.node_id("Ref", f"{repo['id']}:{ref}"), "url": url,
+               "object": {"type": "commit", "sha": sha, "url": f"{req.urls.api}/repos/{em.store.full_name(repo)}/git/commits/{sha}"}}
+    return ok(payload, 201, [("Location", url)])
+
+
 def _find_pull(repo: dict[str, Any], number: str) -> dict[str, Any] | None:
     issue = find_issue(repo, int(number))
     return issue if issue is not None and issue.get("pull") else None
@@ -948,6 +1046,7 @@ TOP_ROUTES = _compile(
 REPO_ROUTES = _compile(
     [
         ("GET", r"", "metadata", get_repo),
+        ("PATCH", r"", "administration", update_repo),
         ("GET", r"/topics", "metadata", topics),
         ("GET", r"/collaborators", "metadata", list_collaborators),
         ("GET", r"/hooks", "repository_hooks", list_hooks),
@@ -966,6 +1065,8 @@ REPO_ROUTES = _compile(
         ("GET", r"/issues/(?P<number>\d+)/comments", "issues", issue_comments),
         ("POST", r"/issues/(?P<number>\d+)/comments", "issues", create_issue_comment),
         ("GET", r"/pulls", "pull_requests", list_pulls),
+        ("POST", r"/pulls", "pull_requests", create_pull),
+        ("POST", r"/git/refs", "contents", create_ref),
         ("GET", r"/pulls/comments", "pull_requests", repo_review_comments),
         ("GET", r"/pulls/(?P<number>\d+)", "pull_requests", get_pull),
         ("GET", r"/pulls/(?P<number>\d+)/reviews", "pull_requests", list_reviews),

@@ -17,6 +17,8 @@
                                     ``emulator.RequestCounts``); ``POST /_emulator/stats/reset`` zeroes them
                                     and returns the counts it zeroed
 - ``POST /_emulator/reset``         back to the freshly seeded world (git and state), limits and faults
+- ``POST /_emulator/wiki/create``   ``{"full_name"}``: someone saves the first page of a wiki that was
+                                    never created (GitHub makes a wiki's repository only then; no API does)
 - ``POST /_emulator/issues/change`` ``{"full_name", "number", "kind"}``: one change, now, for tests:
                                     ``comment`` (a new comment; its issue's ``updated_at`` moves, as
                                     when one is posted through the API), ``edit_comment`` (the issue's
@@ -26,12 +28,14 @@
 
 from __future__ import annotations
 
+import random
 from datetime import timedelta
 from typing import Any
 
 from . import activity
 from .emulator import Emulator
 from .http import Request, Response
+from .seed import build_wiki
 from .state import Store, iso, parse_iso, wall_clock
 
 
@@ -94,6 +98,16 @@ def handle(em: Emulator, req: Request) -> Response:
                 store.rename_repo(repo, str(body["new_name"]))
                 store.save()
                 return Response.json(200, {"full_name": store.full_name(repo)})
+        if route == ("POST", "/_emulator/wiki/create"):
+            with store.lock:
+                repo = store.repo_by_name(*str(body.get("full_name", "/")).split("/", 1))
+                if repo is None:
+                    return Response.json(404, {"error": "no such repository"})
+                if store.wiki_state(repo) != "never_created":
+                    return Response.json(409, {"error": f"the wiki is {store.wiki_state(repo)}"})
+                build_wiki(store, repo, random.Random(repo["id"]), pages=1)
+                store.save()
+                return Response.json(200, {"wiki": "populated"})
         if route == ("POST", "/_emulator/issues/change"):
             with store.lock:
                 repo = store.repo_by_name(*str(body.get("full_name", "/")).split("/", 1))

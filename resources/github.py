@@ -48,6 +48,9 @@ OPTIONAL_READ_PERMISSIONS = ("repository_hooks",)
 # What a restore to GitHub writes: a new repository, its git data, labels, milestones, issues, comments.
 # Only a client built with ``write=RESTORE_WRITE_PERMISSIONS`` asks for them; backups never do.
 RESTORE_WRITE_PERMISSIONS = ("administration", "contents", "issues")
+# Asked for as "write" by such a client only when the installation was granted it: without it, pull
+# requests are restored as issues.
+RESTORE_OPTIONAL_WRITE_PERMISSIONS = ("pull_requests",)
 TOKEN_REFRESH_MARGIN_SECONDS = 300
 # The one-item reads of ``InstallationClient.latest_updates``: newest update first.
 _CHANGE_PROBES = {
@@ -475,7 +478,14 @@ class InstallationClient(_RestSession):
             wanted = [name for name in wanted if name in granted]
         requested = {name: "read" for name in wanted}
         requested.update({name: "write" for name in self.write_permissions})
+        if self.write_permissions and granted:
+            requested.update({name: "write" for name in RESTORE_OPTIONAL_WRITE_PERMISSIONS
+                              if granted.get(name) == "write"})
         return requested
+
+    def may_write(self, permission: str) -> bool:
+        """Whether this client's tokens carry ``permission`` as "write"."""
+        return self._requested_permissions().get(permission) == "write"
 
     def _mint(self) -> None:
         url = f"/app/installations/{self.installation.id}/access_tokens"

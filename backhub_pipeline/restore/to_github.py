@@ -1,8 +1,10 @@
 """Restore one repository of a snapshot to GitHub (DESIGN.md section 9).
 
-    restore_to_github     a new repository on GitHub: every branch and tag pushed, labels,
-                          milestones, issues and pull requests (as issues) with their comments,
-                          each noting its original author, time and number; resumable
+    restore_to_github     a new repository on GitHub: every branch and tag pushed, the default
+                          branch set, labels, milestones, issues, pull requests (as pull requests
+                          where both branches were restored, as issues otherwise) with their
+                          comments and reviews in order, each noting its original author, time and
+                          number; the wiki once its repository exists; resumable
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from backhub_pipeline.restore.issue_markdown import login, timeline
 from backhub_pipeline.restore.snapshot import Progress, RepositorySnapshot, Snapshot, quiet
 from backhub_pipeline.restore.to_folder import restore_git
 from resources import names
-from resources.errors import GitHubError, RestoreRefusedError
+from resources.errors import GitHubError, RemoteNotFoundError, RestoreRefusedError
 from resources.git import Git
 from resources.github import RESTORE_WRITE_PERMISSIONS, GitHubApp, InstallationClient
 from resources.snapshot_store import SnapshotStore
@@ -42,7 +44,9 @@ class GitHubRestoreResult:
     labels_created: int = 0
     milestones_created: int = 0
     issues_created: int = 0
+    pulls_created: int = 0
     issues_resumed: int = 0
+    wiki_pushed: bool = False
     comments_created: int = 0
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -92,17 +96,20 @@ def restore_to_github(
     if existing is None:
         progress(f"create {destination}")
         _create_repository(client, owner, name, item, metadata, snapshot.date)
+    branches: set[str] = set()
     if "reason" in item.git:
         result.notes.append(f"no git data: {item.git['reason']}")
     else:
         result.refs_pushed = _push(snapshot, git, client, item, destination, progress)
+        branches = {ref.removeprefix("refs/heads/") for ref in item.git.get("tips") or {} if ref.startswith("refs/heads/")}
+        _set_default_branch(client, destination, str(item.summary.get("default_branch") or ""), branches, result)
     if item.wiki.get("state") == "populated":
-        result.notes.append("wiki not pushed: GitHub creates a wiki's repository only when its first page is "
-                            "saved; push DIR/<owner>/<repo>.wiki.git from a folder restore after that")
+        result.wiki_pushed = _push_wiki(snapshot, git, client, item, destination, result, progress)
     _recreate_labels(client, destination, metadata.get("labels") or [], result)
     milestones = _recreate_milestones(client, destination, metadata.get("milestones") or [], result)
     if "chunks" in item.issues:
-        _recreate_issues(snapshot, client, item, destination, milestones, result, progress)
+        pulls = branches if client.may_write("pull_requests") else set()
+        _recreate_issues(snapshot, client, item, destination, milestones, pulls, result, progress)
     result.seconds = round(time.monotonic() - started, 3)
     return result
 
@@ -140,6 +147,35 @@ def _push(snapshot: Snapshot, git: Git, client: InstallationClient, item: Reposi
         git.push(local, client.git_url(destination), client.git_environment(),
                  [f"+{space}/*:{space}/*" for space in namespaces if space != "refs/pull"])
     return len(pushable)
+
+
+def _set_default_branch(client: InstallationClient, destination: str, branch: str, branches: set[str],
+                        result: GitHubRestoreResult) -> None:
+    if not branch:
+        return
+    if branch not in branches:
+        result.notes.append(f"default branch {branch!r} not set: the snapshot holds no such branch")
+        return
+    client.send_json("PATCH", f"/repos/{destination}", {"default_branch": branch})
+
+
+def _push_wiki(snapshot: Snapshot, git: Git, client: InstallationClient, item: RepositorySnapshot, destination: str,
+               result: GitHubRestoreResult, progress: Progress) -> bool:
+    """Push the wiki, if GitHub has made its repository: it does so only when a first page is saved
+    in the web interface, and no API creates one. Otherwise say how, and let ``--resume`` push it."""
+    with tempfile.TemporaryDirectory(prefix="backhub-push-") as scratch:
+        local = Path(scratch) / "wiki.git"
+        restore_git(snapshot, git, item.wiki, local, f"{item.full_name} wiki")
+        progress(f"push the wiki of {destination}")
+        try:
+            git.push(local, client.wiki_url(destination), client.git_environment(), ["+refs/*:refs/*"])
+        except RemoteNotFoundError:
+            result.notes.append(
+                f"wiki not pushed: GitHub creates {destination}'s wiki repository only when its first page is "
+                "saved; open the repository's Wiki tab, save any first page, then run this restore again with "
+                "--resume (the restored wiki replaces that page)")
+            return False
+    return True
 
 
 def _recreate_labels(client: InstallationClient, destination: str, labels: list[dict[str, Any]],
@@ -208,7 +244,8 @@ def comment_body(kind: str, item: dict[str, Any]) -> str:
 
 
 def _recreate_issues(snapshot: Snapshot, client: InstallationClient, item: RepositorySnapshot, destination: str,
-                     milestones: dict[int, int], result: GitHubRestoreResult, progress: Progress) -> None:
+                     milestones: dict[int, int], branches: set[str], result: GitHubRestoreResult,
+                     progress: Progress) -> None:
     restored: dict[int, dict[str, Any]] = {}
     for issue in client.issues(destination):
         match = _ISSUE_MARKER.search(issue.get("body") or "")
@@ -237,8 +274,12 @@ def _recreate_issues(snapshot: Snapshot, client: InstallationClient, item: Repos
             milestone = (original.get("milestone") or {}).get("number")
             if milestone in milestones:
                 body["milestone"] = milestones[milestone]
-            new = client.send_json("POST", f"/repos/{destination}/issues", body)
-            result.issues_created += 1
+            new = _recreate_pull(client, destination, record, body, branches)
+            if new is None:
+                new = client.send_json("POST", f"/repos/{destination}/issues", body)
+                result.issues_created += 1
+            else:
+                result.pulls_created += 1
         for kind, _when, entry in timeline(record):
             if (kind, int(entry["id"])) in done:
                 continue
@@ -251,3 +292,24 @@ def _recreate_issues(snapshot: Snapshot, client: InstallationClient, item: Repos
             client.send_json("PATCH", f"/repos/{destination}/issues/{int(new['number'])}",
                              {"state": "closed", "state_reason": original.get("state_reason") or "completed"})
 
+
+def _recreate_pull(client: InstallationClient, destination: str, record: dict[str, Any], body: dict[str, Any],
+                   branches: set[str]) -> dict[str, Any] | None:
+    """A pull request as a pull request when both its branches were restored and GitHub accepts it
+    (it refuses one with no commits between them, say a merged branch); ``None`` means: an issue."""
+    pull = record.get("pull") or {}
+    head, base = (pull.get("head") or {}).get("ref"), (pull.get("base") or {}).get("ref")
+    if not pull or head not in branches or base not in branches or head == base:
+        return None
+    try:
+        new = client.send_json("POST", f"/repos/{destination}/pulls", {
+            "title": body["title"], "body": body["body"], "head": head, "base": base,
+            "draft": bool(pull.get("draft"))})
+    except GitHubError as exc:
+        if exc.status == 422:
+            return None
+        raise
+    extra = {key: body[key] for key in ("labels", "milestone") if body.get(key)}
+    if extra:  # labels and milestone of a pull request are set through its issue
+        client.send_json("PATCH", f"/repos/{destination}/issues/{int(new['number'])}", extra)
+    return new

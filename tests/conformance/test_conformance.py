@@ -257,6 +257,17 @@ def _discover(t: Target) -> None:
     issue = _json(t.request("POST", f"{api}/repos/{org}/{scratch}/issues", json={"title": "scratch"}), 201)
     s["scratch"] = {"owner": org, "repo": scratch, "issue_number": issue["number"]}
 
+    # Where a new branch and pull request can be made: a repository with an open pull request, whose
+    # head commit each create-ref case names under a fresh branch (GitHub refuses a second open pull
+    # request between the same two branches).
+    for repo in ordered:
+        opened = _all_pages(t, f"{api}/repos/{org}/{repo['name']}/pulls", state="open")
+        if opened:
+            s["branchable"] = {"owner": org, "repo": repo["name"], "sha": opened[0]["head"]["sha"],
+                               "base": opened[0]["base"]["ref"]}
+            break
+    assert "branchable" in s, f"the tiny seed has no open pull request in {org}'s repositories"
+
     # A repository of another installation: this token must not reach it.
     others = [i for i in installations if i["id"] != org_inst["id"]]
     if others:
@@ -294,6 +305,8 @@ class Case:
     # The description declares no schema for this status on this operation but GitHub sends a body of
     # this component there (see the case's comment).
     component: str | None = None
+    # Run before the call with the target and the call's values: state the call needs (a new branch).
+    prepare: Callable[[Any, dict[str, Any]], Any] | None = None
 
 
 SINCE = "2000-01-01T00:00:00Z"
@@ -489,6 +502,57 @@ CASES = [
         json=lambda s: {"title": f"issue {s['unique']}", "body": "restored body ✓"},
     ),
     Case(
+        "create-ref",
+        "POST",
+        "/repos/{owner}/{repo}/git/refs",
+        201,
+        subject="branchable",
+        json=lambda s: {"ref": f"refs/heads/conformance-{s['unique']}", "sha": s["sha"]},
+    ),
+    Case(
+        "create-pull",
+        "POST",
+        "/repos/{owner}/{repo}/pulls",
+        201,
+        subject="branchable",
+        prepare=lambda t, s: _json(t.request("POST", t.api_url + _fill("/repos/{owner}/{repo}/git/refs", s), json={
+            "ref": f"refs/heads/conformance-{s['unique']}", "sha": s["sha"]}), 201),
+        json=lambda s: {"title": f"pull {s['unique']}", "head": f"conformance-{s['unique']}", "base": s["base"],
+                        "body": "made by the conformance test"},
+    ),
+    Case(
+        "error-422-create-ref-taken",
+        "POST",
+        "/repos/{owner}/{repo}/git/refs",
+        422,
+        subject="branchable",
+        json=lambda s: {"ref": f"refs/heads/{s['base']}", "sha": s["sha"]},
+    ),
+    Case(
+        "update-repo",
+        "PATCH",
+        "/repos/{owner}/{repo}",
+        200,
+        subject="scratch",
+        json=lambda s: {"description": f"updated {s['unique']}", "has_wiki": True},
+    ),
+    Case(
+        "error-422-update-repo-default-branch",
+        "PATCH",
+        "/repos/{owner}/{repo}",
+        422,
+        subject="scratch",
+        json=lambda s: {"default_branch": f"no-such-branch-{s['unique']}"},
+    ),
+    Case(
+        "error-422-create-pull-without-branches",
+        "POST",
+        "/repos/{owner}/{repo}/pulls",
+        422,
+        subject="scratch",
+        json=lambda s: {"title": "t", "head": f"no-such-{s['unique']}", "base": "main"},
+    ),
+    Case(
         "create-issue-comment",
         "POST",
         "/repos/{owner}/{repo}/issues/{issue_number}/comments",
@@ -509,6 +573,8 @@ def _call(target: Target, case: Case, prefix: str) -> requests.Response:
     url = target.base(prefix) + _fill(case.path, values)
     params = {k: _fill(v, values) if isinstance(v, str) else v for k, v in case.params.items()}
     body = case.json(values) if case.json else None
+    if case.prepare:
+        case.prepare(target, values)
     return target.request(
         case.method, url, auth=case.auth, params=params or None, json=body, headers=case.headers
     )

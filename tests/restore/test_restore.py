@@ -145,6 +145,30 @@ def test_restore_to_github_recreates_refs_labels_milestones_and_issues_in_order(
         bodies = [c["body"] for c in comments]
         for comment in day.comments["zoe-dev/notes"].get(number, []):
             assert any(comment["body"] in body and f"@{comment['user']['login']}" in body for body in bodies)
+    # The default branch is the original's; a pull request whose two branches were restored is a pull
+    # request again, between the same branches; the others are issues saying what they were.
+    assert client.get_json("/repos/zoe-dev/notes-restored")["default_branch"] == source["default_branch"]
+    pulls = {int(p["number"]): p for p in client.paginate("/repos/zoe-dev/notes-restored/pulls", {"state": "all"})}
+    restored_numbers = {int(issue["number"]): number for issue, number in zip(issues, sorted(originals), strict=True)}
+    recreatable = [n for n in sorted(originals) if source["issues"][str(n)]["pull_request"]
+                   and f"refs/heads/{_pull(client, n)['head']['ref']}" in new["refs"]]
+    assert recreatable and len(pulls) >= 1
+    for new_number, pull in pulls.items():
+        original = _pull(client, restored_numbers[new_number])
+        assert (pull["head"]["ref"], pull["base"]["ref"]) == (original["head"]["ref"], original["base"]["ref"])
+        assert pull["state"] == original["state"] and pull["title"] == original["title"]
+    # The wiki waits for its repository (GitHub makes it when a first page is saved), then --resume pushes it.
+    assert new["wiki"]["state"] == "never_created"
+    history.emulator.control("POST", "wiki/create", json={"full_name": "zoe-dev/notes-restored"})
+    assert _restore("--customer", CUSTOMER, "--date", day.date, "--repo", "zoe-dev/notes", "--to-github",
+                    "--as", "notes-restored", "--resume") == 0
+    truth = next(acc for name, acc in history.emulator.state()["accounts"].items() if name.lower() == CUSTOMER)
+    assert truth["repositories"]["notes-restored"]["wiki"]["refs"] == source["wiki"]["refs"]
+    assert len(list(client.issues("zoe-dev/notes-restored"))) == len(originals)  # resumed, not duplicated
+
+
+def _pull(client, number: int) -> dict:
+    return client.get_json(f"/repos/zoe-dev/notes/pulls/{number}")
 
 
 def _reviews(history: History, number: int) -> list[dict]:
