@@ -148,12 +148,16 @@ class Handler(BaseHTTPRequestHandler):
             resp.headers.append(("ETag", tag))
             wanted = req.headers.get("If-None-Match")
             if wanted and (wanted.strip() == "*" or tag in [t.strip() for t in wanted.split(",")]):
-                resp = Response(304, b"", [("ETag", tag)], counts=False)
+                # Free only when authorized: GitHub's REST docs ("Use conditional requests if
+                # appropriate") exempt a 304 from the primary limit for a request "made with a
+                # correctly authorized Authorization header"; an anonymous 304 still counts.
+                resp = Response(304, b"", [("ETag", tag)], counts=req.principal.kind == "anonymous")
+        not_modified = ["rest_not_modified"] if resp.status == 304 else []
         if free or not resp.counts:
-            em.counts.add("rest", *(["rest_not_modified"] if resp.status == 304 else []))
+            em.counts.add("rest", *not_modified)
             bucket = em.limiter.peek(key)
         else:
-            em.counts.add("rest", "rest_rate_limited")
+            em.counts.add("rest", "rest_rate_limited", *not_modified)
             bucket = em.limiter.consume(key)
         resp.headers += bucket.headers("core")
         return resp

@@ -86,6 +86,15 @@ def test_not_modified_costs_no_rate_limit(emulator: EmulatorProcess) -> None:
     assert int(third.headers["x-ratelimit-remaining"]) == int(first.headers["x-ratelimit-remaining"]) - 1
 
 
+def test_not_modified_without_authorization_still_costs_rate_limit(emulator: EmulatorProcess) -> None:
+    url = f"{emulator.api_url}/repos/acme-corp/widgets"  # public: anonymous clients may read it
+    first = requests.get(url, timeout=10)
+    assert first.status_code == 200
+    again = requests.get(url, headers={"If-None-Match": first.headers["ETag"]}, timeout=10)
+    assert again.status_code == 304
+    assert int(again.headers["x-ratelimit-remaining"]) == int(first.headers["x-ratelimit-remaining"]) - 1
+
+
 def test_release_asset_downloads_through_a_redirect_on_the_same_host(emulator: EmulatorProcess) -> None:
     token = mint_token(emulator, "acme-corp")
     headers = {"Authorization": f"token {token}"}
