@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from . import shapes
+from . import repo_settings, shapes
 from .auth import narrow_permissions
 from .emulator import Emulator
 from .http import Request, Response
@@ -485,6 +485,127 @@ def update_repo(em: Emulator, req: Request, repo: dict[str, Any]) -> Response:
     repo["updated_at"] = iso(em.store.now())
     em.store.save()
     return ok(shapes.repo(repo, em.store, req.urls, full=True, permissions=_repo_permissions(req)))
+
+
+# ---- branches, protections and settings (see repo_settings.py) ----------------------------------------
+def list_branches(em: Emulator, req: Request, repo: dict[str, Any]) -> Response:
+    """``GET /repos/{o}/{r}/branches``, ``protected=true`` keeping only protected branches."""
+    heads = sorted((ref.removeprefix("refs/heads/"), sha) for ref, sha in em.store.read_refs(em.store.git_dir(repo)).items()
+                   if ref.startswith("refs/heads/"))
+    protections = repo.get("protections", {})
+    wanted = req.arg("protected")
+    if wanted is not None:
+        heads = [(name, sha) for name, sha in heads if (name in protections) == (wanted.lower() == "true")]
+    full_name = em.store.full_name(repo)
+
+    def branch(item: tuple[str, str]) -> dict[str, Any]:
+        name, sha = item
+        url = f"{req.urls.api}/repos/{full_name}/branches/{quote(name, safe='')}/protection"
+        return {"name": name, "commit": {"sha": sha, "url": f"{req.urls.api}/repos/{full_name}/commits/{sha}"},
+                "protected": name in protections, "protection_url": url}
+
+    return paginate(req, heads, branch, f"/repositories/{repo['id']}/branches")
+
+
+def get_protection(em: Emulator, req: Request, repo: dict[str, Any], branch: str) -> Response:
+    protection = repo.get("protections", {}).get(branch)  # the path arrives decoded; a branch may hold "/"
+    if protection is None:
+        return Response.error(404, repo_settings.NOT_PROTECTED)
+    return ok(repo_settings.protection_shape(em.store.full_name(repo), branch, protection, req.urls))
+
+
+def put_protection(em: Emulator, req: Request, repo: dict[str, Any], branch: str) -> Response:
+    name = branch
+    if _branch_sha(em, repo, name) is None:
+        return Response.error(404, "Branch not found")
+    protection = repo_settings.protection_from_input(req.json() or {})
+    if isinstance(protection, str):
+        return unprocessable(protection)
+    repo.setdefault("protections", {})[name] = protection
+    em.store.save()
+    return ok(repo_settings.protection_shape(em.store.full_name(repo), name, protection, req.urls))
+
+
+def list_rulesets(em: Emulator, req: Request, repo: dict[str, Any]) -> Response:
+    full_name = em.store.full_name(repo)
+    return paginate(req, repo.get("rulesets", []),
+                    lambda rs: repo_settings.ruleset_shape(full_name, repo, rs, req.urls, full=False),
+                    f"/repositories/{repo['id']}/rulesets")
+
+
+def get_ruleset(em: Emulator, req: Request, repo: dict[str, Any], rid: str) -> Response:
+    found = next((rs for rs in repo.get("rulesets", []) if rs["id"] == int(rid)), None)
+    if found is None:
+        return not_found()
+    return ok(repo_settings.ruleset_shape(em.store.full_name(repo), repo, found, req.urls, full=True))
+
+
+def create_ruleset(em: Emulator, req: Request, repo: dict[str, Any]) -> Response:
+    body = req.json() or {}
+    if not body.get("name") or body.get("enforcement") not in ("disabled", "active", "evaluate"):
+        return unprocessable("Invalid request.\n\nNo subschema in \"anyOf\" matched.")
+    if any(rs["name"] == body["name"] for rs in repo.get("rulesets", [])):
+        return unprocessable("Validation Failed", [{"resource": "Ruleset", "code": "custom",
+                                                    "message": "Name must be unique"}])
+    now = iso(em.store.now())
+    ruleset = {"id": em.store.next_id("ruleset"), "name": str(body["name"]), "target": body.get("target", "branch"),
+               "enforcement": body["enforcement"], "conditions": body.get("conditions") or {},
+               "rules": list(body.get("rules") or []), "bypass_actors": list(body.get("bypass_actors") or []),
+               "created_at": now, "updated_at": now}
+    repo.setdefault("rulesets", []).append(ruleset)
+    em.store.save()
+    return ok(repo_settings.ruleset_shape(em.store.full_name(repo), repo, ruleset, req.urls, full=True), 201)
+
+
+def list_environments(em: Emulator, req: Request, repo: dict[str, Any]) -> Response:
+    full_name = em.store.full_name(repo)
+    envs = repo.get("environments", [])
+    return paginate(req, envs, lambda env: repo_settings.environment_shape(full_name, env, em.store, req.urls),
+                    f"/repositories/{repo['id']}/environments",
+                    wrap=lambda page: {"total_count": len(envs), "environments": page})
+
+
+def put_environment(em: Emulator, req: Request, repo: dict[str, Any], name: str) -> Response:
+    """``PUT /repos/{o}/{r}/environments/{name}``: create or update; reviewers are ``{"type", "id"}``."""
+    body = req.json() or {}
+    reviewers = []
+    for reviewer in body.get("reviewers") or []:
+        account = em.store.user_by_id(int(reviewer.get("id", 0))) if reviewer.get("type") == "User" else None
+        if account is None:
+            return unprocessable("Validation Failed", [{"resource": "Environment", "code": "invalid", "field": "reviewers"}])
+        reviewers.append(account["login"])
+    now = iso(em.store.now())
+    envs = repo.setdefault("environments", [])
+    env = next((e for e in envs if e["name"] == name), None)
+    if env is None:
+        env = {"id": em.store.next_id("environment"), "name": name, "created_at": now}
+        envs.append(env)
+    env.update(updated_at=now, wait_timer=int(body.get("wait_timer") or 0), reviewers=reviewers,
+               prevent_self_review=bool(body.get("prevent_self_review", False)),
+               deployment_branch_policy=body.get("deployment_branch_policy"),
+               can_admins_bypass=bool(body.get("can_admins_bypass", True)))
+    em.store.save()
+    return ok(repo_settings.environment_shape(em.store.full_name(repo), env, em.store, req.urls))
+
+
+def list_autolinks(em: Emulator, req: Request, repo: dict[str, Any]) -> Response:
+    return ok([repo_settings.autolink_shape(link) for link in repo.get("autolinks", [])])
+
+
+def create_autolink(em: Emulator, req: Request, repo: dict[str, Any]) -> Response:
+    body = req.json() or {}
+    prefix, template = body.get("key_prefix"), body.get("url_template")
+    if not prefix or not template or "<num>" not in str(template):
+        return unprocessable("Validation Failed", [{"resource": "KeyLink", "code": "invalid", "field": "url_template"}])
+    links = repo.setdefault("autolinks", [])
+    if any(link["key_prefix"].lower() == str(prefix).lower() for link in links):
+        return unprocessable("Validation Failed", [{"resource": "KeyLink", "code": "already_exists", "field": "key_prefix"}])
+    link = {"id": em.store.next_id("autolink"), "key_prefix": str(prefix), "url_template": str(template),
+            "is_alphanumeric": bool(body.get("is_alphanumeric", True))}
+    links.append(link)
+    em.store.save()
+    location = f"{req.urls.api}/repos/{em.store.full_name(repo)}/autolinks/{link['id']}"
+    return ok(repo_settings.autolink_shape(link), 201, [("Location", location)])
 
 
 def topics(em: Emulator, req: Request, repo: dict[str, Any]) -> Response:
@@ -1047,6 +1168,16 @@ REPO_ROUTES = _compile(
     [
         ("GET", r"", "metadata", get_repo),
         ("PATCH", r"", "administration", update_repo),
+        ("GET", r"/branches", "metadata", list_branches),
+        ("GET", r"/branches/(?P<branch>.+)/protection", "administration", get_protection),
+        ("PUT", r"/branches/(?P<branch>.+)/protection", "administration", put_protection),
+        ("GET", r"/rulesets", "metadata", list_rulesets),
+        ("POST", r"/rulesets", "administration", create_ruleset),
+        ("GET", r"/rulesets/(?P<rid>\d+)", "metadata", get_ruleset),
+        ("GET", r"/environments", "actions", list_environments),
+        ("PUT", r"/environments/(?P<name>[^/]+)", "administration", put_environment),
+        ("GET", r"/autolinks", "administration", list_autolinks),
+        ("POST", r"/autolinks", "administration", create_autolink),
         ("GET", r"/topics", "metadata", topics),
         ("GET", r"/collaborators", "metadata", list_collaborators),
         ("GET", r"/hooks", "repository_hooks", list_hooks),

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from . import gitgen
+from . import gitgen, repo_settings
 from .gitgen import Stream, epoch
 from .state import FORMAT_VERSION, Store, iso
 
@@ -35,6 +35,7 @@ APP_PERMISSIONS = {
     "issues": "write",
     "pull_requests": "write",
     "administration": "write",
+    "actions": "read",
     "repository_hooks": "read",
     "members": "read",
 }
@@ -342,6 +343,7 @@ def _plan_repo(store: Store, rng: random.Random, cust: Customer, plan: RepoPlan)
     repo["hooks"] = [
         {"id": store.next_id("hook"), "path": f"/_emulator/hook-receiver/{plan.name}", "events": ["push", "issues"], "created_at": iso(created)}
     ]
+    repo_settings.seed(store, repo, random.Random(f"settings:{repo['id']}"), people)
     store.add_repo(repo)
     if plan.fork_of:
         parent = store.repo_by_name(*plan.fork_of.split("/"))

@@ -150,6 +150,9 @@ class Store:
     def user(self, login: str) -> dict[str, Any] | None:
         return self.db["users"].get(login.lower())
 
+    def user_by_id(self, uid: int) -> dict[str, Any] | None:
+        return next((u for u in self.db["users"].values() if u["id"] == uid), None)
+
     @staticmethod
     def full_name(repo: dict[str, Any]) -> str:
         return f"{repo['owner']}/{repo['name']}"

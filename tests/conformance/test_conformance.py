@@ -267,6 +267,13 @@ def _discover(t: Target) -> None:
                                "base": opened[0]["base"]["ref"]}
             break
     assert "branchable" in s, f"the tiny seed has no open pull request in {org}'s repositories"
+    # A branch without protection, made here (the description's path templates take no "/" in a branch).
+    unprotected = f"conformance-{uuid.uuid4().hex[:8]}"
+    _json(t.request("POST", f"{api}/repos/{org}/{s['branchable']['repo']}/git/refs",
+                    json={"ref": f"refs/heads/{unprotected}", "sha": s["branchable"]["sha"]}), 201)
+    s["unprotected"] = {"owner": org, "repo": s["branchable"]["repo"], "base": unprotected}
+    rulesets = _json(t.request("GET", f"{api}/repos/{org}/{ordered[0]['name']}/rulesets"))
+    s["ruleset"] = {"owner": org, "repo": ordered[0]["name"], "ruleset_id": rulesets[0]["id"]}
 
     # A repository of another installation: this token must not reach it.
     others = [i for i in installations if i["id"] != org_inst["id"]]
@@ -445,6 +452,14 @@ CASES = [
         "hooks-forbidden", "GET", "/repos/{owner}/{repo}/hooks", 403, auth="readonly", component="basic-error"
     ),
     Case("topics", "GET", "/repos/{owner}/{repo}/topics", 200, subject="topics"),
+    # Protections and settings
+    Case("branches", "GET", "/repos/{owner}/{repo}/branches", 200, params={"per_page": 100}),
+    Case("branches-protected", "GET", "/repos/{owner}/{repo}/branches", 200, params={"protected": "true"}),
+    Case("branch-protection", "GET", "/repos/{owner}/{repo}/branches/main/protection", 200),
+    Case("rulesets", "GET", "/repos/{owner}/{repo}/rulesets", 200),
+    Case("ruleset", "GET", "/repos/{owner}/{repo}/rulesets/{ruleset_id}", 200, subject="ruleset"),
+    Case("environments", "GET", "/repos/{owner}/{repo}/environments", 200),
+    Case("autolinks", "GET", "/repos/{owner}/{repo}/autolinks", 200),
     Case("rate-limit", "GET", "/rate_limit", 200, subject="org"),
     # Errors
     Case("error-401-bad-token", "GET", "/installation/repositories", 401, subject="org", auth="bogus"),
@@ -527,6 +542,50 @@ CASES = [
         422,
         subject="branchable",
         json=lambda s: {"ref": f"refs/heads/{s['base']}", "sha": s["sha"]},
+    ),
+    Case(
+        "error-404-branch-not-protected",
+        "GET",
+        "/repos/{owner}/{repo}/branches/{base}/protection",
+        404,
+        subject="unprotected",
+    ),
+    Case(
+        "put-branch-protection",
+        "PUT",
+        "/repos/{owner}/{repo}/branches/{base}/protection",
+        200,
+        subject="unprotected",
+        json=lambda s: {"required_status_checks": {"strict": True, "contexts": ["ci ✓"]}, "enforce_admins": True,
+                        "required_pull_request_reviews": {"required_approving_review_count": 1},
+                        "restrictions": None, "required_linear_history": True},
+    ),
+    Case(
+        "create-ruleset",
+        "POST",
+        "/repos/{owner}/{repo}/rulesets",
+        201,
+        subject="scratch",
+        json=lambda s: {"name": f"ruleset {s['unique']}", "target": "branch", "enforcement": "active",
+                        "conditions": {"ref_name": {"include": ["~DEFAULT_BRANCH"], "exclude": []}},
+                        "rules": [{"type": "deletion"}]},
+    ),
+    Case(
+        "put-environment",
+        "PUT",
+        "/repos/{owner}/{repo}/environments/env-{unique}",
+        200,
+        subject="scratch",
+        json=lambda s: {"wait_timer": 5, "deployment_branch_policy": None},
+    ),
+    Case(
+        "create-autolink",
+        "POST",
+        "/repos/{owner}/{repo}/autolinks",
+        201,
+        subject="scratch",
+        json=lambda s: {"key_prefix": f"K{s['unique']}-", "url_template": "https://t.example.test/<num>",
+                        "is_alphanumeric": False},
     ),
     Case(
         "update-repo",
