@@ -76,10 +76,10 @@ def _date_filter(value: str) -> Any:
         if value.startswith(op):
             first, last = _interval(value[len(op):])
             return {
-                ">=": lambda t: t >= first,
-                "<=": lambda t: t <= last,
-                ">": lambda t: t > last,
-                "<": lambda t: t < first,
+                ">=": lambda t, f=first: t >= f,
+                "<=": lambda t, la=last: t <= la,
+                ">": lambda t, la=last: t > la,
+                "<": lambda t, f=first: t < f,
             }[op]
     if ".." in value:
         low, high = value.split("..", 1)
