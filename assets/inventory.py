@@ -51,13 +51,13 @@ def back_up_inventory(
 
 
 def capture_inventory(capture: Capture, github: GitHubAppResource, context: AssetExecutionContext) -> dg.MaterializeResult:
-    client = github.get_client().installation_for(capture.customer)
+    client = github.installation_client(capture.customer)
     # Yesterday's ETags (and the bodies they name) make today's unchanged answers 304s, which cost
     # no rate limit; the cache is stored encrypted like everything else, and referenced here.
     previous = capture.previous("inventory")
     cache_blob = (previous.body.get("etag_cache") or {}).get("blob") if previous else None
     client.etag_cache = _etag_cache(capture, cache_blob, context) if cache_blob else {}
-    before = client.requests_made
+    before, not_modified = client.requests_made, client.not_modified
     entries: list[dict[str, Any]] = []
     for raw in sorted(client.repositories(), key=lambda repo: repo["id"]):
         entry: dict[str, Any] = {field: raw.get(field) for field in SUMMARY_FIELDS}
@@ -75,13 +75,14 @@ def capture_inventory(capture: Capture, github: GitHubAppResource, context: Asse
         entries.append(entry)
     requests = client.requests_made - before
     cache = capture.put(canonical_json(client.etag_cache))
+    client.etag_cache = None  # the client is shared with the other assets of the snapshot: the cache is ours
     capture.commit("inventory", {"installation_id": client.installation.id, "repositories": entries,
                                  "api_requests": requests, "etag_cache": {"blob": cache.id, "size": cache.size}})
     skipped = sum(1 for entry in entries if "reason" in entry)
     return dg.MaterializeResult(
         metadata=capture.metadata(
             api_requests=requests,
-            not_modified=dg.MetadataValue.int(client.not_modified),
+            not_modified=dg.MetadataValue.int(client.not_modified - not_modified),
             repositories=dg.MetadataValue.int(len(entries)),
             skipped=dg.MetadataValue.int(skipped),
             private=dg.MetadataValue.int(sum(1 for entry in entries if entry.get("private"))),

@@ -4,7 +4,11 @@ Records are grouped by issue number into chunks of ``policy.issue_chunk_size`` (
 ...). A day's capture asks GitHub only for what changed since the previous snapshot (``since`` on
 issues, issue comments and review comments; reviews only for pull requests updated since) and rewrites
 only the chunks those changes touch: an untouched range is yesterday's blob and costs nothing. Before
-that, three one-item reads tell whether anything changed at all; a quiet repository costs just them.
+that, one search for the whole installation (``InstallationClient.changed_repositories``) names the
+repositories whose issues or pull requests were updated since the previous snapshot, and two one-item
+reads per repository tell whether a comment or review comment was (the newest of each kind); a quiet
+repository costs just those two conditional reads. When search cannot answer for sure (its result cap,
+incomplete results, a refusal) each repository's newest issue is read as well, as before.
 Every ``policy.full_read_days`` at most, on a day spread by the repository's id, the capture reads
 everything again, which is how deleted issues and comments (invisible to ``since``) leave the snapshot.
 """
@@ -140,6 +144,7 @@ def snapshot_issues(
     previous: dict[str, Any] | None,
     *,
     repository_id: int | str,
+    searched: bool | None = None,
 ) -> dict[str, Any]:
     """Capture one repository's issues entry: chunks, counts, and the watermark for tomorrow.
 
@@ -148,17 +153,30 @@ def snapshot_issues(
     the ones the previous snapshot saw, nothing changed and the previous entry stands, watermark
     included, without a single per-kind read. Otherwise, or when the safety net's full read is due
     (``policy.full_read_due``), the per-kind reads run.
+
+    ``searched`` is the installation-wide search's answer for this repository (True: an issue or pull
+    request was updated since the previous snapshot; None: search could not tell). With an answer,
+    the issues probe is not read (its previous answer is carried, still valid to compare against on a
+    day search cannot answer), and a quiet repository's watermark moves on to this capture: search
+    saw nothing updated since before the previous watermark.
     """
     previous = previous or {}
     full_read_at = previous.get("full_read_at")
     last_full = _parse_time(full_read_at).date() if full_read_at else None
     incremental = bool(previous.get("chunks") is not None and previous.get("watermark")
                        and not policy.full_read_due(repository_id, capture.date, last_full))
-    latest = client.latest_updates(full_name, previous.get("probe"))
-    if incremental and previous.get("probe") and _tops(latest) == _tops(previous["probe"]):
+    earlier = previous.get("probe")
+    if searched is None:
+        latest = client.latest_updates(full_name, earlier)
+    else:
+        latest = {"issues": (earlier or {}).get("issues"),
+                  **client.latest_updates(full_name, earlier, kinds=("comments", "review_comments"))}
+    if incremental and earlier and not searched and _tops(latest) == _tops(earlier):
         for info in previous["chunks"].values():
             capture.reuse(info["blob"], info["size"])
-        return {**previous, "probe": latest, "read": "skipped", "updated_records": 0, "healed_comment_threads": 0}
+        watermark = previous["watermark"] if searched is None else capture.started_at.isoformat()
+        return {**previous, "probe": latest, "watermark": watermark, "read": "skipped", "updated_records": 0,
+                "healed_comment_threads": 0}
     since = _parse_time(previous["watermark"]) - dt.timedelta(minutes=policy.since_overlap_minutes) if incremental else None
     updates = fetch_updates(client, full_name, since)
     previous_chunks: dict[str, Any] = previous.get("chunks", {}) if incremental else {}
@@ -221,8 +239,9 @@ def capture_issues(capture: Capture, github: GitHubAppResource, policy: BackupPo
     listing = capture.store.read_manifest(capture.customer, capture.date, "inventory").body["repositories"]
     previous = capture.previous("issues")
     previous_entries: dict[str, Any] = previous.body["repositories"] if previous else {}
-    client = github.get_client().installation_for(capture.customer)
-    before = client.requests_made
+    client = github.installation_client(capture.customer)
+    before, not_modified = client.requests_made, client.not_modified
+    changed = _changed_repositories(client, policy, listing, previous_entries)
     entries: dict[str, Any] = {}
     for repo in listing:
         full_name = repo["full_name"]
@@ -230,8 +249,10 @@ def capture_issues(capture: Capture, github: GitHubAppResource, policy: BackupPo
             entries[str(repo["id"])] = {"full_name": full_name, "reason": repo["reason"]}
             continue
         try:
+            searched = None if changed is None else full_name.lower() in changed
             entries[str(repo["id"])] = snapshot_issues(client, capture, policy, full_name,
-                                                       previous_entries.get(str(repo["id"])), repository_id=repo["id"])
+                                                       previous_entries.get(str(repo["id"])), repository_id=repo["id"],
+                                                       searched=searched)
         except GitHubError as exc:
             if exc.status not in (404, 410):
                 raise
@@ -239,16 +260,32 @@ def capture_issues(capture: Capture, github: GitHubAppResource, policy: BackupPo
             entries[str(repo["id"])] = {"full_name": full_name, "reason": reason}
     requests = client.requests_made - before
     capture.commit("issues", {"repositories": entries, "api_requests": requests,
-                              "chunk_size": policy.issue_chunk_size})
+                              "chunk_size": policy.issue_chunk_size, "searched": changed is not None})
     totals = {key: sum(entry.get("counts", {}).get(key, 0) for entry in entries.values()) for key in COUNT_KEYS}
     return dg.MaterializeResult(
         metadata=capture.metadata(
             api_requests=requests,
-            not_modified=dg.MetadataValue.int(client.not_modified),
+            not_modified=dg.MetadataValue.int(client.not_modified - not_modified),
             repositories=dg.MetadataValue.int(len(entries)),
+            searched=dg.MetadataValue.bool(changed is not None),
             **{key: dg.MetadataValue.int(value) for key, value in totals.items()},
             updated_records=dg.MetadataValue.int(sum(entry.get("updated_records", 0) for entry in entries.values())),
             **{f"read_{kind}": dg.MetadataValue.int(sum(1 for entry in entries.values() if entry.get("read") == kind))
                for kind in ("full", "incremental", "skipped")},
         )
     )
+
+
+def _changed_repositories(client: InstallationClient, policy: BackupPolicy, listing: list[dict[str, Any]],
+                          previous_entries: dict[str, Any]) -> set[str] | None:
+    """One search for the installation: which repositories' issues changed since the previous snapshot.
+
+    Searched from the oldest watermark of the previous entries, less ``policy.since_overlap_minutes``
+    (clocks and search indexing are not exact). None without a previous snapshot to compare with
+    (every repository is read whole then anyway) or when search cannot answer for sure.
+    """
+    watermarks = [_parse_time(entry["watermark"]) for entry in previous_entries.values() if entry.get("watermark")]
+    if not watermarks:
+        return None
+    since = min(watermarks) - dt.timedelta(minutes=policy.since_overlap_minutes)
+    return client.changed_repositories(since, repository_count=len(listing))

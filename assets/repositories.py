@@ -65,7 +65,7 @@ def _back_up(capture: Capture, *, asset: str, wiki: bool, github: GitHubAppResou
     listing = capture.store.read_manifest(capture.customer, capture.date, "inventory").body["repositories"]
     previous = capture.previous(asset)
     previous_entries: dict[str, Any] = previous.body["repositories"] if previous else {}
-    client = github.get_client().installation_for(capture.customer)
+    client = github.installation_client(capture.customer)
     before = client.requests_made
     git_client = git.get_client()
     credentials = _Credentials(client)

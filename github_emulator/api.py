@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from . import repo_settings, shapes
+from . import repo_settings, search, shapes
 from .auth import narrow_permissions
 from .emulator import Emulator
 from .http import Request, Response
@@ -421,10 +421,17 @@ def create_user_repo(em: Emulator, req: Request) -> Response:
     return _create_repo(em, req, account)
 
 
+def search_issues(em: Emulator, req: Request) -> Response:
+    if req.principal.kind == "app":
+        return forbidden()
+    return search.search_issues(em, req, visible, paginate)
+
+
 def rate_limit(em: Emulator, req: Request) -> Response:
     bucket = em.limiter.peek(req.principal.bucket)
     core = {"limit": bucket.limit, "used": bucket.used, "remaining": bucket.remaining, "reset": bucket.reset}
-    other = {"limit": 30, "used": 0, "remaining": 30, "reset": bucket.reset}
+    found = em.search_limiter.peek(req.principal.bucket)
+    other = {"limit": found.limit, "used": found.used, "remaining": found.remaining, "reset": found.reset}
     return ok(
         {
             "resources": {
@@ -1161,6 +1168,7 @@ TOP_ROUTES = _compile(
         ("GET", r"/orgs/(?P<org>[^/]+)", get_org),
         ("GET", r"/users/(?P<user>[^/]+)", get_user),
         ("GET", r"/rate_limit", rate_limit),
+        ("GET", r"/search/issues", search_issues),
     ]
 )
 

@@ -10,6 +10,11 @@
 - ``POST /_emulator/faults``        ``{"rate": 0.05, "kinds": [...], "force": [...]}`` (see faults.py)
 - ``POST /_emulator/rate_limit``    ``{"limit": N, "remaining": N, "window_seconds": S}`` for every
                                     installation's budget (S shortens GitHub's hour, for tests)
+- ``POST /_emulator/search``        ``{"incomplete_results": bool, "result_cap": N}``: ``/search/issues``
+                                    answers with ``incomplete_results`` forced, or stops at N results
+                                    (GitHub stops at 1,000) so tests reach the cap at tiny scale
+- ``POST /_emulator/labels/rename`` ``{"full_name", "name", "new_name"}``: rename a label, now; the
+                                    issues carrying it show the new name, their ``updated_at`` untouched
 - ``POST /_emulator/tokens/expire`` every installation token issued so far stops working now
 - ``POST /_emulator/repos/delete``  ``{"full_name": "owner/name"}``
 - ``POST /_emulator/repos/rename``  ``{"full_name": "owner/name", "new_name": "..."}``
@@ -80,6 +85,20 @@ def handle(em: Emulator, req: Request) -> Response:
             em.limiter.configure(None if limit is None else int(limit), None if remaining is None else int(remaining),
                                  None if window is None else int(window))
             return Response.json(200, {"limit": em.limiter.limit})
+        if route == ("POST", "/_emulator/search"):
+            return Response.json(200, em.search.configure(body.get("incomplete_results"), body.get("result_cap")))
+        if route == ("POST", "/_emulator/labels/rename"):
+            with store.lock:
+                repo = store.repo_by_name(*str(body.get("full_name", "/")).split("/", 1))
+                label = next((lab for lab in repo["labels"] if lab["name"] == body.get("name")), None) if repo else None
+                if label is None:
+                    return Response.json(404, {"error": "no such label"})
+                new_name = str(body["new_name"])
+                for issue in repo["issues"]:  # issues name their labels; the rename reaches them, as on GitHub
+                    issue["labels"] = [new_name if name == label["name"] else name for name in issue.get("labels", [])]
+                label["name"] = new_name
+                store.save()
+                return Response.json(200, {"id": label["id"], "name": new_name})
         if route == ("POST", "/_emulator/tokens/expire"):
             return Response.json(200, {"expired": em.authority.expire_all()})
         if route == ("POST", "/_emulator/repos/delete"):
@@ -123,6 +142,8 @@ def handle(em: Emulator, req: Request) -> Response:
             em.limiter.limit = em.default_rate_limit
             em.faults.configure(rate=em.default_faults, kinds=list(em.default_fault_kinds))
             em.faults.forced.clear()
+            em.search_limiter.reset()
+            em.search.configure(incomplete_results=False, result_cap=1000)
             return Response.json(200, {"now": iso(store.now())})
     except (ValueError, KeyError, TypeError) as exc:
         return Response.json(400, {"error": f"{type(exc).__name__}: {exc}"})

@@ -7,7 +7,8 @@ from typing import Any
 
 from .auth import Authority
 from .faults import Faults
-from .ratelimit import RateLimiter
+from .ratelimit import SEARCH_LIMIT, SEARCH_WINDOW, RateLimiter
+from .search import SearchSettings
 from .state import Store
 
 
@@ -65,6 +66,9 @@ class Emulator:
         self.reseed: Any = None  # set by the CLI: rebuilds the world from scratch
         self.address = ("127.0.0.1", 0)
         self.counts = RequestCounts()
+        # Search has its own budget (30 a minute) and knobs (forced incomplete results, a lower cap).
+        self.search_limiter = RateLimiter(SEARCH_LIMIT, window=SEARCH_WINDOW)
+        self.search = SearchSettings()
 
     def installations(self) -> dict[int, dict[str, Any]]:
         return {inst["id"]: inst for inst in self.store.db["installations"]}

@@ -13,6 +13,11 @@ from dataclasses import dataclass
 
 ANONYMOUS_LIMIT = 60
 WINDOW = 3600
+# "For authenticated requests, you can make up to 30 requests per minute for all search endpoints
+# except for the Search code endpoint" (docs.github.com/rest/search/search, "Rate limit"); 10 anonymous.
+SEARCH_LIMIT = 30
+SEARCH_ANONYMOUS_LIMIT = 10
+SEARCH_WINDOW = 60
 
 
 @dataclass
@@ -36,9 +41,10 @@ class Bucket:
 
 
 class RateLimiter:
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, window: int = WINDOW) -> None:
         self.limit = limit
-        self.window = WINDOW
+        self.window = self.default_window = window
+        self.anonymous_limit = ANONYMOUS_LIMIT if window == WINDOW else SEARCH_ANONYMOUS_LIMIT
         self.lock = threading.Lock()
         self.buckets: dict[str, Bucket] = {}
         self.preset_remaining: int | None = None
@@ -47,7 +53,7 @@ class RateLimiter:
         now = int(time.time())
         bucket = self.buckets.get(key)
         if bucket is None or bucket.reset <= now:
-            limit = ANONYMOUS_LIMIT if key == "anonymous" else self.limit
+            limit = self.anonymous_limit if key == "anonymous" else self.limit
             used = 0
             # A preset budget applies to a key's first window; after a reset the budget is whole.
             if bucket is None and key != "anonymous" and self.preset_remaining is not None:
@@ -89,4 +95,4 @@ class RateLimiter:
         with self.lock:
             self.buckets.clear()
             self.preset_remaining = None
-            self.window = WINDOW
+            self.window = self.default_window

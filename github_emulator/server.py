@@ -133,11 +133,13 @@ class Handler(BaseHTTPRequestHandler):
             return resp
         key = req.principal.bucket
         free = req.path == "/rate_limit"
-        before = em.limiter.peek(key)
+        searching = req.path.startswith("/search/")
+        limiter, resource = (em.search_limiter, "search") if searching else (em.limiter, "core")
+        before = limiter.peek(key)
         if before.remaining <= 0 and not free:
             em.counts.add("rest")
-            resp = Response.error(403, self.primary_message(req.principal), PRIMARY_DOCS)
-            resp.headers += before.headers()
+            resp = Response.error(403, self.primary_message(req.principal, resource), PRIMARY_DOCS)
+            resp.headers += before.headers(resource)
             return resp
         try:
             resp = api.route(em, req)
@@ -155,15 +157,17 @@ class Handler(BaseHTTPRequestHandler):
         not_modified = ["rest_not_modified"] if resp.status == 304 else []
         if free or not resp.counts:
             em.counts.add("rest", *not_modified)
-            bucket = em.limiter.peek(key)
+            bucket = limiter.peek(key)
         else:
             em.counts.add("rest", "rest_rate_limited", *not_modified)
-            bucket = em.limiter.consume(key)
-        resp.headers += bucket.headers("core")
+            bucket = limiter.consume(key)
+        resp.headers += bucket.headers(resource)
         return resp
 
     @staticmethod
-    def primary_message(principal: Principal) -> str:
+    def primary_message(principal: Principal, resource: str = "core") -> str:
+        if resource == "search":
+            return "API rate limit exceeded for search: at most 30 search requests a minute."
         if principal.kind == "installation":
             return f"API rate limit exceeded for installation ID {principal.installation_id}."
         if principal.kind == "app":

@@ -33,6 +33,7 @@ import dagster as dg
 import requests
 from github import Auth
 from github.Requester import Requester
+from pydantic import PrivateAttr
 
 from resources import names
 from resources.errors import ConfigurationError, GitHubError
@@ -59,6 +60,10 @@ _CHANGE_PROBES = {
     "review_comments": ("pulls/comments", {"sort": "updated", "direction": "desc"}),
 }
 _NEXT_LINK = re.compile(r'<([^>]+)>\s*;\s*rel="next"')
+# "the GitHub REST API provides up to 1,000 results for each search" (docs.github.com/rest/search/search).
+SEARCH_RESULT_CAP = 1000
+# "The REST API will find up to 4,000 repositories that match your filters" (same page, search scope).
+SEARCH_REPOSITORY_SCOPE = 4000
 
 
 @dataclass(frozen=True)
@@ -87,6 +92,17 @@ class GitHubAppResource(dg.ConfigurableResource):
     max_retries: int = 6
     backoff_base_seconds: float = 1.0
     secondary_limit_wait_seconds: float = 60.0
+
+    _installation_clients: dict[str, InstallationClient] = PrivateAttr(default_factory=dict)
+
+    def installation_client(self, account: str) -> InstallationClient:
+        """The installation client for ``account``, one per resource instance: the assets of one
+        snapshot share its token (minted once) instead of each listing installations and minting."""
+        key = account.lower()
+        client = self._installation_clients.get(key)
+        if client is None:
+            client = self._installation_clients[key] = self.get_client().installation_for(account)
+        return client
 
     def get_client(self) -> GitHubApp:
         try:
@@ -587,7 +603,8 @@ class InstallationClient(_RestSession):
             params["since"] = _iso(since)
         return self.paginate(f"{self._repo_path(full_name)}/issues/comments", params)
 
-    def latest_updates(self, full_name: str, earlier: Mapping[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+    def latest_updates(self, full_name: str, earlier: Mapping[str, Any] | None = None,
+                       kinds: Sequence[str] = tuple(_CHANGE_PROBES)) -> dict[str, dict[str, Any]]:
         """Per kind (``issues``, ``comments``, ``review_comments``), the most recently updated item of
         the repository as ``{"top": [id, updated_at] or None, "etag": ...}``: three one-item reads
         whose answer changes whenever an item of that kind is created or updated.
@@ -600,10 +617,11 @@ class InstallationClient(_RestSession):
         With ``earlier`` (an earlier answer of this method) each read is conditional: GitHub
         answers 304, which "does not count against your primary rate limit" (docs.github.com/en/rest/
         using-the-rest-api/best-practices-for-using-the-rest-api, conditional requests), and the
-        earlier ``top`` stands.
+        earlier ``top`` stands. ``kinds`` narrows the reads (``changed_repositories`` answers for issues).
         """
         latest: dict[str, dict[str, Any]] = {}
-        for kind, (suffix, params) in _CHANGE_PROBES.items():
+        for kind in kinds:
+            suffix, params = _CHANGE_PROBES[kind]
             url = f"{self._repo_path(full_name)}/{suffix}"
             before = dict((earlier or {}).get(kind) or {})
             reply = self._check("GET", url, self._get_reply(url, {**params, "per_page": 1}, before.get("etag")))
@@ -615,6 +633,58 @@ class InstallationClient(_RestSession):
             top = [items[0]["id"], items[0]["updated_at"]] if items else None
             latest[kind] = {"top": top, "etag": reply.headers.get("etag")}
         return latest
+
+    def changed_repositories(self, since: datetime, *, repository_count: int) -> set[str] | None:
+        """Full names (lower case) of the installation's repositories in which an issue or pull request
+        was updated at or after ``since``, from one search (``GET /search/issues``) for the whole
+        installation; None when search cannot answer for sure, and the caller asks each repository.
+
+        What this relies on, from GitHub's documentation:
+        - ``updated:>=YYYY-MM-DDTHH:MM:SSZ`` "filter[s] issues based on ... when they were last
+          updated", to the second with the optional time; ``user:``/``org:`` scope the search to the
+          repositories that account owns; issues and pull requests both match without ``is:``
+          (docs.github.com/search-github/searching-on-github/searching-issues-and-pull-requests; only
+          a *user* access token must pick one, an installation token may not: the OpenAPI description
+          of "Search issues and pull requests"). ``updated`` is the issue's ``updated_at``, the
+          field the per-repository reads' ``since`` filters on: what this finds is exactly what the
+          previous probe (the newest ``updated_at`` of the repository's issues) found.
+        - at most 1,000 results per search; ``incomplete_results`` is true when the query timed out,
+          and then results may be missing; at most 4,000 repositories are searched
+          (docs.github.com/rest/search/search, "About search"): each of these answers None.
+        - search has its own rate limit, 30 requests a minute (same page); ``x-ratelimit-*`` on the
+          answer name the ``search`` resource and the Pacer waits for its reset like any other.
+        Not documented, so not relied on: that a new or edited comment, or a new review, moves the
+        issue's ``updated_at``. Comment and review-comment edits have their own probes
+        (``latest_updates``); a new review is found through its pull request's ``updated_at``, as
+        the per-repository probe did before (GitHub moves it in practice; the docs are silent).
+        """
+        if repository_count > SEARCH_REPOSITORY_SCOPE:
+            return None
+        qualifier = "org" if self.installation.account_type == "Organization" else "user"
+        query: dict[str, Any] | None = {
+            "q": f"{qualifier}:{self.installation.account} updated:>={_iso(since)}",
+            "sort": "updated", "order": "desc", "per_page": 100,
+        }
+        names: set[str] = set()
+        seen = 0
+        url: str | None = "/search/issues"
+        while url is not None:
+            try:
+                reply = self._check("GET", url, self._get_reply(url, query))
+            except GitHubError as exc:
+                if exc.status in (403, 404, 422, 503):  # refused or unavailable: ask per repository
+                    return None
+                raise
+            data = json.loads(reply.body) if reply.body else {}
+            total = int(data.get("total_count", 0))
+            if data.get("incomplete_results") or total > SEARCH_RESULT_CAP:
+                return None
+            for item in data.get("items", []):
+                seen += 1
+                owner, name = urllib.parse.urlsplit(item["repository_url"]).path.rstrip("/").split("/")[-2:]
+                names.add(f"{owner}/{name}".lower())
+            url, query = self._next_link(reply), None
+        return names if seen >= total else None
 
     def pulls(self, full_name: str) -> Iterator[dict]:
         return self.paginate(f"{self._repo_path(full_name)}/pulls", {"state": "all"})

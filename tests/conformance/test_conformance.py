@@ -437,6 +437,11 @@ CASES = [
          subject="commented_issue", params={"sort": "updated", "direction": "desc", "per_page": 1}),
     Case("review-comments-repo-newest-update", "GET", "/repos/{owner}/{repo}/pulls/comments", 200,
          subject="commented_pull", params={"sort": "updated", "direction": "desc", "per_page": 1}),
+    # The installation-wide change probe (InstallationClient.changed_repositories): one search.
+    Case("search-issues-updated", "GET", "/search/issues", 200, subject="org",
+         params={"q": "org:{org} updated:>=" + SINCE, "sort": "updated", "order": "desc", "per_page": 100}),
+    Case("search-issues-repo", "GET", "/search/issues", 200, subject="pull",
+         params={"q": "repo:{owner}/{repo} is:pr updated:>=2000-01-01"}),
     # Releases, labels, milestones, people, settings
     Case("releases", "GET", "/repos/{owner}/{repo}/releases", 200, subject="release_asset"),
     Case("release-assets", "GET", "/repos/{owner}/{repo}/releases/{release_id}/assets", 200, "release_asset"),
