@@ -762,9 +762,9 @@ def update_issue(em: Emulator, req: Request, repo: dict[str, Any], number: str) 
     if state in ("open", "closed") and state != issue["state"]:
         action = "closed" if state == "closed" else "reopened"
         changes = None
-    else:
-        action = "edited"
+    else:  # GitHub sends "edited" only when the title or body changed
         changes = {k: {"from": v or ""} for k, v in old.items() if issue.get(k) != v}
+        action = "edited" if changes else ""
     if state in ("open", "closed") and state != issue["state"]:
         issue["state"] = state
         issue["closed_at"] = now if state == "closed" else None
@@ -773,7 +773,8 @@ def update_issue(em: Emulator, req: Request, repo: dict[str, Any], number: str) 
     elif body.get("state_reason"):
         issue["state_reason"] = body["state_reason"]
     issue["updated_at"] = now
-    _issue_event(em, repo, issue, action, changes)
+    if action:
+        _issue_event(em, repo, issue, action, changes)
     em.store.save()
     return ok(shapes.issue(repo, issue, em.store, req.urls))
 
