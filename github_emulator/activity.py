@@ -54,8 +54,10 @@ def advance(store: Store, days: int) -> dict[str, Any]:
         return summary
     with store.lock:
         start = store.now()
+        offset = store.db.get("clock_offset", 0)
         seed = store.db["seed"]
         for d in range(days):
+            store.db["clock_offset"] = offset + d * 86400  # each day's webhook events are stamped in that day
             day_number = store.db["days_advanced"] + d + 1
             rng = random.Random(f"activity:{seed}:{day_number}")
             day = Day(store, rng, day_number, start + timedelta(days=d), summary)
@@ -63,7 +65,7 @@ def advance(store: Store, days: int) -> dict[str, Any]:
                 day.once_per_advance()
             day.run()
         store.db["days_advanced"] += days
-        store.db["clock_offset"] = store.db.get("clock_offset", 0) + days * 86400
+        store.db["clock_offset"] = offset + days * 86400
         store.save()
     return summary
 

@@ -19,6 +19,10 @@
                                     when one is posted through the API), ``edit_comment`` (the issue's
                                     newest comment edited; the issue itself untouched) or ``review``
                                     (a review on the pull request, whose ``updated_at`` moves)
+- ``POST /_emulator/installations/create`` ``{"account"}``: the App is installed on an existing account
+                                    (all its repositories); ``{"id"}`` of the new installation
+- ``POST /_emulator/installations/delete`` ``{"account"}``: the account uninstalls the App; its
+                                    tokens stop working, its repositories stay
 - ``POST /_emulator/app/hook``      ``{"url", "secret"}``: the App's webhook (webhooks.py); ``url``
                                     null or empty turns deliveries off; answers as ``GET`` does
 - ``GET  /_emulator/app/hook``      ``{"url", "secret_configured", "hook_id", "pending", "deliveries"}``
@@ -39,6 +43,7 @@ from typing import Any
 from . import activity, shapes
 from .emulator import Emulator
 from .http import Request, Response
+from .seed import APP_PERMISSIONS
 from .state import Store, iso, parse_iso
 
 
@@ -83,6 +88,36 @@ def handle(em: Emulator, req: Request) -> Response:
             return Response.json(200, {"rate": f.rate, "kinds": list(f.kinds), "injected": f.injected})
         if route == ("POST", "/_emulator/app/hook/flush"):
             return Response.json(200, {"idle": em.hooks.wait_idle(float(body.get("timeout", 60)))})
+        if route == ("POST", "/_emulator/installations/create"):
+            with store.lock:
+                account = store.user(str(body.get("account", "")))
+                if account is None:
+                    return Response.json(404, {"error": "no such account"})
+                if any(i["account"].lower() == account["login"].lower() for i in store.db["installations"]):
+                    return Response.json(422, {"error": f"the App is already installed on {account['login']}"})
+                permissions = dict(APP_PERMISSIONS)
+                if account["type"] == "User":
+                    permissions.pop("repository_hooks", None)
+                inst = {"id": store.next_id("installation"), "account": account["login"], "permissions": permissions,
+                        "created_at": iso(store.now())}
+                store.db["installations"].append(inst)
+                store.save()
+                if em.hooks is not None:
+                    em.hooks.installation_changed(inst, "created")
+                _installations_changed(em)
+                return Response.json(201, {"id": inst["id"], "account": inst["account"]})
+        if route == ("POST", "/_emulator/installations/delete"):
+            with store.lock:
+                login = str(body.get("account", "")).lower()
+                inst = next((i for i in store.db["installations"] if i["account"].lower() == login), None)
+                if inst is None:
+                    return Response.json(404, {"error": "the App is not installed on that account"})
+                if em.hooks is not None:
+                    em.hooks.installation_changed(inst, "deleted")
+                store.db["installations"].remove(inst)
+                store.save()
+                _installations_changed(em)
+                return Response.json(200, {"deleted": inst["id"]})
         if route == ("POST", "/_emulator/faults"):
             em.faults.configure(body.get("rate"), body.get("kinds"), body.get("force"))
             return Response.json(200, {"rate": em.faults.rate, "kinds": list(em.faults.kinds), "injected": em.faults.injected})
@@ -132,10 +167,20 @@ def handle(em: Emulator, req: Request) -> Response:
             em.hook_faults.configure(rate=0.0)
             em.hook_faults.forced.clear()
             em.hooks.clear()
+            _installations_changed(em)
             return Response.json(200, {"now": iso(store.now())})
     except (ValueError, KeyError, TypeError) as exc:
         return Response.json(400, {"error": f"{type(exc).__name__}: {exc}"})
     return Response.json(404, {"error": f"no control endpoint {req.method} {req.path}"})
+
+
+def _installations_changed(em: Emulator) -> None:
+    """The info file lists the installations: rewrite it as they change."""
+    em.info["installations"] = [
+        {"id": inst["id"], "account": inst["account"], "type": em.store.user(inst["account"])["type"]}
+        for inst in em.store.db["installations"]
+    ]
+    em.write_info()
 
 
 def _change_issue(store: Store, repo: dict[str, Any], issue: dict[str, Any], kind: str) -> dict[str, Any]:

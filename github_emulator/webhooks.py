@@ -19,7 +19,9 @@ What GitHub does, and so what this does:
   ``failed to connect``, as a network failure is), ``delay`` (sent late), ``duplicate`` (sent twice,
   same GUID, two deliveries) and ``reorder`` (sent after the next one).
 
-Deliveries live in memory (GitHub keeps them three days; this process keeps them until reset).
+A delivery's ``delivered_at`` is the emulator time of the change that caused it (each simulated day's
+events fall in that day), a redelivery's the time it was asked for. Deliveries live in memory and,
+as on GitHub, are listed for three days (emulator time), then forgotten; a reset forgets them all.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ import threading
 import time
 import uuid
 from collections import deque
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -47,6 +50,7 @@ ZERO = "0" * 40
 MAX_PUSH_COMMITS = 20
 RESPONSE_BODY_LIMIT = 4096
 FIRST_DELIVERY_ID = 20_000_000_000  # GitHub's delivery ids are int64 and large
+RETENTION_DAYS = 3  # GitHub keeps an App's webhook deliveries for three days
 
 
 class Hookshot:
@@ -140,10 +144,10 @@ class Hookshot:
         owner = self.store.user(login or "")
         if repo is not None:
             body["repository"] = self.repository(repo)
-        if owner is not None and owner["type"] == "Organization":
+        if owner is not None and owner["type"] == "Organization" and not event.startswith("installation"):
             body["organization"] = organization(owner, self.urls)
         body["sender"] = self.user(sender or self.store.db["app"]["bot"])
-        body["installation"] = {"id": inst["id"], "node_id": shapes.node_id("Installation", inst["id"])}
+        body.setdefault("installation", {"id": inst["id"], "node_id": shapes.node_id("Installation", inst["id"])})
         body = webhook_dialect(body)
         raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         item = {
@@ -154,6 +158,7 @@ class Hookshot:
             "repository_id": repo["id"] if repo is not None else None,
             "body": raw,
             "redelivery": False,
+            "at": iso(self.store.now()),  # emulator time of the change: the first attempt's delivered_at
         }
         with self.cond:
             self.queue.append(item)
@@ -203,6 +208,23 @@ class Hookshot:
                 "commits": commits, "head_commit": commits[-1] if commits else None,
                 "pusher": {"name": pusher["login"], "email": f"{pusher['login']}@users.noreply.github.com"},
             }, sender=sender)
+
+    def installation_changed(self, inst: dict[str, Any], action: str, sender: str | None = None) -> None:
+        """``installation`` created or deleted, with the repositories it grants (call while it exists)."""
+        if not self.active:
+            return
+        db = self.store.db
+
+        def payload(c: shapes.Urls) -> dict[str, Any]:
+            repos = [{"id": r["id"], "node_id": shapes.node_id("Repository", r["id"]), "name": r["name"],
+                      "full_name": self.store.full_name(r), "private": r["private"]}
+                     for r in self.store.repos_of(inst["account"])]
+            out: dict[str, Any] = {"installation": shapes.installation(inst, db, self.store, c), "repositories": repos}
+            if action == "deleted":
+                out["requester"] = None
+            return out
+
+        self.emit("installation", action, None, payload, account=inst["account"], sender=sender or inst["account"])
 
     def wiki_changed(self, repo: dict[str, Any], pages: list[tuple[str, str]], sha: str, sender: str | None = None) -> None:
         """``gollum``: wiki pages ``(name, created|edited)`` at commit ``sha``."""
@@ -285,7 +307,7 @@ class Hookshot:
         delivery = {
             "id": delivery_id,
             "guid": item["guid"],
-            "delivered_at": iso(self.store.now()),
+            "delivered_at": iso(self.store.now()) if item["redelivery"] else item["at"],
             "redelivery": item["redelivery"],
             "duration": round(time.monotonic() - started, 3),
             "status": status,
@@ -306,8 +328,16 @@ class Hookshot:
         return delivery
 
     # ---- the REST view of deliveries ---------------------------------------------------------------
+    def expire(self) -> None:
+        """Forget deliveries older than GitHub keeps them (three days, emulator time)."""
+        cutoff = iso(self.store.now() - timedelta(days=RETENTION_DAYS))
+        with self.cond:
+            while self.deliveries and self.deliveries[0]["delivered_at"] < cutoff:
+                self.by_id.pop(self.deliveries.pop(0)["id"], None)
+
     def listed(self, status: str | None) -> list[dict[str, Any]]:
         """Newest first, as GitHub lists them; ``status`` is ``success`` (2xx-3xx) or ``failure`` (4xx-5xx)."""
+        self.expire()
         with self.cond:
             items = list(reversed(self.deliveries))
         if status == "success":
@@ -317,6 +347,7 @@ class Hookshot:
         return items
 
     def get(self, delivery_id: int) -> dict[str, Any] | None:
+        self.expire()
         with self.cond:
             return self.by_id.get(delivery_id)
 
@@ -340,6 +371,11 @@ def webhook_dialect(value: Any, key: str = "") -> Any:
         out.pop("closed_by", None)
     if key == "review" and isinstance(out.get("state"), str):
         out["state"] = out["state"].lower()
+    if key == "installation" and "access_tokens_url" in out:
+        for rest_only in ("client_id", "has_multiple_single_files", "single_file_paths"):
+            out.pop(rest_only, None)
+        for enterprise_only in ("name", "slug", "website_url", "created_at", "updated_at"):
+            out["account"].pop(enterprise_only, None)
     if key in ("repository", "repo") and "full_name" in out:
         for rest_only in ("has_discussions", "allow_forking", "disabled"):
             out.pop(rest_only, None)

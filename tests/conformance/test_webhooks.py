@@ -29,7 +29,8 @@ EXPECTED = {
     "push$event", "create$event", "delete$event", "gollum$event", "issues$opened", "issues$edited", "issues$closed",
     "issue_comment$created", "issue_comment$edited", "pull_request$opened", "pull_request$closed",
     "pull_request_review$submitted", "pull_request_review_comment$created", "repository$created",
-    "repository$renamed", "repository$deleted", "label$created", "milestone$created",
+    "repository$renamed", "repository$deleted", "label$created", "milestone$created", "installation$created",
+    "installation$deleted",
 }
 
 
@@ -71,6 +72,8 @@ def delivered(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Emulat
             assert answer.status_code in (200, 201), answer.text
         em.control("POST", "repos/rename", {"full_name": "acme-corp/widgets", "new_name": "gadgets"})
         em.control("POST", "issues/change", {"full_name": "acme-corp/gadgets", "number": number, "kind": "edit_comment"})
+        em.control("POST", "installations/delete", {"account": "zoe-dev"})
+        em.control("POST", "installations/create", {"account": "zoe-dev"})
         assert em.control("POST", "app/hook/flush", {"timeout": 120})["idle"]
         yield em, sink
     finally:

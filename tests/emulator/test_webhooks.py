@@ -232,3 +232,33 @@ def test_the_world_is_the_same_with_or_without_a_webhook(tmp_path: Path, hook_em
             for repo in account["repositories"].values():
                 repo["issues"] = {k: {**v, "updated_at": None} for k, v in repo["issues"].items()}
     assert with_hook == without
+
+
+def test_deliveries_are_stamped_in_their_simulated_day_and_forgotten_after_three_days(hook_emulator: EmulatorProcess, sink: WebhookSink) -> None:
+    from datetime import datetime, timedelta
+
+    start = datetime.fromisoformat(hook_emulator.state()["now"].replace("Z", "+00:00"))
+    hook_emulator.control("POST", "advance", {"days": 4})
+    flush(hook_emulator)
+    arrived = {h["X-GitHub-Delivery"] for h, _ in sink.received}
+    listed = all_deliveries(hook_emulator)
+    days = {d["delivered_at"][:10] for d in listed}
+    simulated = [(start + timedelta(days=n)).date().isoformat() for n in range(4)]
+    assert days and days <= set(simulated[1:])  # the first simulated day is more than three days old
+    assert {d["guid"] for d in listed} < arrived
+
+
+def test_uninstalling_and_installing_the_app_are_delivered_and_change_who_has_access(hook_emulator: EmulatorProcess, sink: WebhookSink) -> None:
+    token = mint_token(hook_emulator, "zoe-dev")
+    gone = hook_emulator.control("POST", "installations/delete", {"account": "zoe-dev"})
+    assert requests.get(f"{hook_emulator.api_url}/installation/repositories",
+                        headers={"Authorization": f"token {token}"}, timeout=30).status_code == 401
+    assert "zoe-dev" not in [i["account"] for i in hook_emulator.control("GET", "info")["installations"]]
+    again = hook_emulator.control("POST", "installations/create", {"account": "zoe-dev"})
+    assert again["id"] != gone["deleted"]
+    flush(hook_emulator)
+    [(event, deleted), (event2, created)] = sink.events()
+    assert (event, deleted["action"], deleted["installation"]["id"]) == ("installation", "deleted", gone["deleted"])
+    assert (event2, created["action"], created["installation"]["id"]) == ("installation", "created", again["id"])
+    repos = hook_emulator.state()["accounts"]["zoe-dev"]["repositories"]
+    assert sorted(r["id"] for r in created["repositories"]) == sorted(r["id"] for r in repos.values())
