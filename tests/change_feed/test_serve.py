@@ -154,3 +154,32 @@ def test_a_day_of_emulated_activity_leaves_a_record_for_every_repository_that_ch
     assert gone_or_new | renamed <= by_kind["metadata"]
     unchanged = set(old) - git_changed - issues_changed - wiki_changed - gone_or_new - renamed
     assert not unchanged & {r.repository_id for r in records}
+
+
+def test_duplicated_and_reordered_deliveries_leave_exactly_one_record_set(tmp_path: Path, receiver: Receiver) -> None:
+    em = start_emulator(tmp_path / "emulator")
+    try:
+        em.control("POST", "app/hook", {"url": receiver.url, "secret": SECRET})
+        em.control("POST", "app/hook/faults", {"rate": 0.5, "kinds": ["duplicate", "reorder"]})
+        em.control("POST", "advance", {"days": 1})
+        assert em.control("POST", "app/hook/flush", {"timeout": 120})["idle"]
+        injected = em.control("POST", "app/hook/faults", {})["injected"]
+        with requests.Session() as session:
+            from tests.emulator.conftest import app_jwt
+
+            listed, url = [], f"{em.api_url}/app/hook/deliveries?per_page=100"
+            while url:
+                page = session.get(url, headers={"Authorization": f"Bearer {app_jwt(em)}"}, timeout=30)
+                listed += page.json()
+                url = page.links.get("next", {}).get("url")
+    finally:
+        em.stop()
+    assert injected > 0
+    guids = [d["guid"] for d in listed]
+    assert len(guids) > len(set(guids))  # some events were delivered twice
+    records = receiver.records()
+    assert {r.delivery_id for r in records} == set(guids)
+    keys = [(r.delivery_id, r.repository_id) for r in records]
+    assert len(keys) == len(set(keys)) == len(set(guids))  # one record per event (each names one repository)
+    expected = {(d["guid"], d["repository_id"], d["installation_id"], d["event"], d["action"]) for d in listed}
+    assert {(r.delivery_id, r.repository_id, r.installation_id, r.event, r.action) for r in records} == expected
