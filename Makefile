@@ -6,8 +6,12 @@ BIN    := $(VENV)/bin
 OCTOKIT_OPENAPI_VERSION := 23.0.2
 OCTOKIT_DIR := .cache/octokit-openapi-$(OCTOKIT_OPENAPI_VERSION)
 export BACKHUB_OPENAPI_SPEC := $(CURDIR)/$(OCTOKIT_DIR)/node_modules/@octokit/openapi/generated/api.github.com.json
+# GitHub's webhook payload schemas (one JSON Schema draft-07 file, definitions "<event>$<action>"), pinned.
+WEBHOOKS_SCHEMAS_VERSION := 7.6.1
+WEBHOOKS_SCHEMAS_DIR := .cache/octokit-webhooks-schemas-$(WEBHOOKS_SCHEMAS_VERSION)
+export BACKHUB_WEBHOOKS_SCHEMAS := $(CURDIR)/$(WEBHOOKS_SCHEMAS_DIR)/node_modules/@octokit/webhooks-schemas/schema.json
 
-.PHONY: demo test lint install openapi bench clean
+.PHONY: demo test lint install openapi webhooks-schemas bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,13 +29,21 @@ $(OCTOKIT_DIR)/.installed:
 
 openapi: $(OCTOKIT_DIR)/.installed
 
+$(WEBHOOKS_SCHEMAS_DIR)/.installed:
+	mkdir -p $(WEBHOOKS_SCHEMAS_DIR)
+	npm install --prefix $(WEBHOOKS_SCHEMAS_DIR) --no-save --no-audit --no-fund --loglevel=error \
+		@octokit/webhooks-schemas@$(WEBHOOKS_SCHEMAS_VERSION)
+	touch $@
+
+webhooks-schemas: $(WEBHOOKS_SCHEMAS_DIR)/.installed
+
 demo: install
 	$(BIN)/backhub demo
 
 lint: install
 	$(BIN)/ruff check .
 
-test: install openapi lint
+test: install openapi webhooks-schemas lint
 	$(BIN)/pytest -n 2 --dist loadgroup
 
 bench: install

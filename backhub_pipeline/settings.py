@@ -52,6 +52,11 @@ class Settings:
     # The BACKHUB_ALERT_* variables (resources/alerts.py reads their meaning). They hold secrets: not in repr.
     alert_variables: Mapping[str, str] = field(default_factory=dict, repr=False)
     full_read_days: int = 7  # every repository's issues are read whole at least this often
+    # The GitHub App's webhook secret (BACKHUB_WEBHOOK_SECRET): only `backhub webhooks serve` reads it.
+    # A secret: never in repr, never passed on to child processes by environment().
+    webhook_secret: str | None = field(default=None, repr=False)
+    # The change log the webhook receiver writes (BACKHUB_CHANGE_LOG_PATH; SQLite file under DAGSTER_HOME).
+    change_log_path: str = ""
     # The BACKHUB_* variables that were set: the code location resolves those through ``dg.EnvVar`` at
     # run time, so the UI's launchpad shows their names, not the paths and URLs (wiring.py).
     set_variables: frozenset[str] = frozenset()
@@ -101,6 +106,8 @@ class Settings:
             ui_url=(env.get("BACKHUB_UI_URL") or DEFAULT_UI_URL).rstrip("/"),
             alert_variables={name: value for name, value in env.items() if name.startswith(ALERT_PREFIX) and value},
             full_read_days=_whole_number(env, "BACKHUB_FULL_READ_DAYS", 7, low=1, high=365),
+            webhook_secret=env.get("BACKHUB_WEBHOOK_SECRET") or None,
+            change_log_path=env.get("BACKHUB_CHANGE_LOG_PATH") or str(home_path / "change-log.sqlite"),
             set_variables=frozenset(name for name, value in env.items() if name.startswith("BACKHUB_") and value),
         )
 
@@ -128,6 +135,7 @@ class Settings:
             "BACKHUB_MISSED_BACKUP_DEADLINE_HOURS": str(self.missed_backup_deadline_hours),
             "BACKHUB_UI_URL": self.ui_url,
             "BACKHUB_FULL_READ_DAYS": str(self.full_read_days),
+            "BACKHUB_CHANGE_LOG_PATH": self.change_log_path,
             **self.alert_variables,
         }
         return {name: value for name, value in values.items() if value is not None}
@@ -141,7 +149,8 @@ class Settings:
     def local_paths(self) -> dict[str, Path]:
         """The folders and files on this machine that hold backhub's own state, by the variable that
         sets each: what a restore must never write into, over or around."""
-        paths = {"DAGSTER_HOME": Path(self.dagster_home), "BACKHUB_GIT_CACHE_DIR": Path(self.git_cache_dir)}
+        paths = {"DAGSTER_HOME": Path(self.dagster_home), "BACKHUB_GIT_CACHE_DIR": Path(self.git_cache_dir),
+                 "BACKHUB_CHANGE_LOG_PATH": Path(self.change_log_path)}
         for variable, url in (("BACKHUB_STORE_URL", self.store_url), ("BACKHUB_KEYRING_URL", self.keyring_url),
                               ("BACKHUB_AUDIT_URL", self.audit_url), ("BACKHUB_MASTER_KEY_URI", self.master_key_uri)):
             path = local_path(url)
@@ -161,6 +170,12 @@ class Settings:
         ]
         if missing:
             raise ConfigurationError(f"GitHub App not configured: set {', '.join(missing)}")
+
+    def require_webhook_secret(self) -> str:
+        """The webhook secret, or a configuration error naming the variable."""
+        if not self.webhook_secret:
+            raise ConfigurationError("BACKHUB_WEBHOOK_SECRET is not set: set it to the GitHub App's webhook secret")
+        return self.webhook_secret
 
 
 def local_path(url: str) -> Path | None:

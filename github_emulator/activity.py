@@ -8,6 +8,12 @@ answers 301), a repository is deleted (``doomed`` first, then each previous adva
 a new ``experiment`` repository appears, and a never-created wiki marked ``wiki_later`` gets its first
 page. Issue timestamps fall inside the simulated days; commit dates come from a fixed epoch plus the day
 number, so object ids depend only on the seed and the number of days advanced.
+
+Every change is also a webhook event (``store.emit``; see webhooks.py) when the App has a webhook URL:
+push, create and delete for refs, issues, issue_comment, pull_request, pull_request_review,
+pull_request_review_comment, gollum for wiki pages, repository for created, renamed and deleted
+repositories. Events never draw from the day's random numbers, so the world is the same with or without
+a webhook.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import subprocess
 from datetime import datetime, timedelta
 from typing import Any
 
-from . import gitgen
+from . import gitgen, shapes
 from .api import next_number
 from .gitgen import Stream
 from .seed import CONTRIBUTORS, Text, _author, build_wiki, git_moment, new_repo_record
@@ -48,8 +54,10 @@ def advance(store: Store, days: int) -> dict[str, Any]:
         return summary
     with store.lock:
         start = store.now()
+        offset = store.db.get("clock_offset", 0)
         seed = store.db["seed"]
         for d in range(days):
+            store.db["clock_offset"] = offset + d * 86400  # each day's webhook events are stamped in that day
             day_number = store.db["days_advanced"] + d + 1
             rng = random.Random(f"activity:{seed}:{day_number}")
             day = Day(store, rng, day_number, start + timedelta(days=d), summary)
@@ -57,7 +65,7 @@ def advance(store: Store, days: int) -> dict[str, Any]:
                 day.once_per_advance()
             day.run()
         store.db["days_advanced"] += days
-        store.db["clock_offset"] = store.db.get("clock_offset", 0) + days * 86400
+        store.db["clock_offset"] = offset + days * 86400
         store.save()
     return summary
 
@@ -97,6 +105,7 @@ class Day:
         if doomed:
             victim = doomed[0]
             self.summary["deleted"].append(self.store.full_name(victim))
+            self.store.emit("repository", "deleted", victim, {})
             self.store.delete_repo(victim)
         for r in repos:
             if r.get("role") == "rename" and self.store.repo_by_id(r["id"]) is r:
@@ -104,11 +113,13 @@ class Day:
                 base = r["name"].split("--")[0]
                 self.store.rename_repo(r, f"{base}--renamed-{self.number}")
                 r["updated_at"] = self.moment()
+                self.store.emit("repository", "renamed", r, {"changes": {"repository": {"name": {"from": old.split("/", 1)[1]}}}})
                 self.summary["renamed"].append({"from": old, "to": self.store.full_name(r)})
                 break
         for r in repos:
             if r.get("role") == "wiki_later" and self.store.wiki_state(r) == "never_created":
                 build_wiki(self.store, r, self.rng, pages=1)
+                self.wiki_changed(r, [("Home", "created")], self.people[1])
                 r["role"] = ""
                 self.summary["wikis_created"].append(self.store.full_name(r))
                 break
@@ -116,11 +127,13 @@ class Day:
         repo = new_repo_record(self.store, owner, f"experiment-{self.number}", created_at=self.moment(), private=True)
         repo["role"] = "experiment"
         self.store.add_repo(repo)
+        self.store.emit("repository", "created", repo, {}, sender=self.people[0])
         gitgen.init_bare(self.store.git_dir(repo))
         s = Stream()
         s.commit("refs/heads/main", f"Experiment {self.number} ✨", self.git_when(), _author(self.people[0], self.store), {"README.md": "experiment\n"})
         gitgen.run_fast_import(self.store.git_dir(repo), s)
         repo["pushed_at"] = repo["created_at"]
+        self.store.emit_refs(repo, {}, self.people[0])
         self.summary["created"].append(self.store.full_name(repo))
 
     # ---- every day ---------------------------------------------------------------------------------
@@ -150,7 +163,8 @@ class Day:
         if tip is None:
             return
         s = Stream()
-        who = _author(self.rng.choice(self.people), self.store)
+        person = self.rng.choice(self.people)
+        who = _author(person, self.store)
         for k in range(self.rng.randint(1, 3)):
             tip = s.commit(main, f"Day {self.number}: {self.text.title()}", self.git_when(), who,
                            {f"src/day_{self.number}_{k}.py": f"DAY = {self.number}  # ünï\n"}, parent=tip)
@@ -162,6 +176,7 @@ class Day:
         gitgen.run_fast_import(git_dir, s, force=True)
         repo["pushed_at"] = self.moment()
         repo["updated_at"] = repo["pushed_at"]
+        self.store.emit_refs(repo, refs, person)
 
     def force_push(self, repo: dict[str, Any]) -> bool:
         """Rewrite ``develop`` from its parent: the old tip becomes unreachable. False if not possible."""
@@ -173,11 +188,14 @@ class Day:
                                 capture_output=True, text=True).stdout.strip()
         if not parent:
             return False
+        before = self.store.refs_if_listening(repo)
         s = Stream()
+        person = self.rng.choice(self.people)
         s.commit("refs/heads/develop", f"Rewrite develop (day {self.number})", self.git_when(),
-                 _author(self.rng.choice(self.people), self.store),
+                 _author(person, self.store),
                  {"REWRITTEN.md": f"force-pushed on day {self.number}\n"}, parent=parent)
         gitgen.run_fast_import(git_dir, s, force=True)
+        self.store.emit_refs(repo, before, person)
         self.summary["force_pushed"].append({"repo": self.store.full_name(repo), "ref": "refs/heads/develop", "lost": develop})
         repo["pushed_at"] = self.moment()
         return True
@@ -197,11 +215,14 @@ class Day:
                 }
             )
             self.summary["issues_created"] += 1
+            self.issue_event("opened", repo, repo["issues"][-1], repo["issues"][-1]["user"])
         issues = repo["issues"]
         edited = self.rng.choice(issues)
+        old_body = edited.get("body")
         edited["body"] = (edited.get("body") or "") + f"\n\nEdited on day {self.number} ✎"
         edited["updated_at"] = self.moment()
         self.summary["issues_edited"] += 1
+        self.issue_event("edited", repo, edited, edited["user"], {"body": {"from": old_body or ""}})
         for _ in range(self.rng.randint(2, 5)):
             target = self.rng.choice(issues)
             if target.get("locked"):
@@ -213,14 +234,17 @@ class Day:
             )
             target["updated_at"] = now
             self.summary["comments_created"] += 1
+            self.comment_event("created", repo, target, target["comments"][-1])
         with_comments = [i for i in issues if i.get("comments")]
         if with_comments:
             target = self.rng.choice(with_comments)
             comment = self.rng.choice(target["comments"])
+            old_body = comment["body"]
             comment["body"] += f"\n\n(edited on day {self.number})"
             comment["updated_at"] = self.moment()
             target["updated_at"] = comment["updated_at"]
             self.summary["comments_edited"] += 1
+            self.comment_event("edited", repo, target, comment, {"body": {"from": old_body}})
 
     def pulls_day(self, repo: dict[str, Any]) -> None:
         git_dir = self.store.git_dir(repo)
@@ -232,7 +256,8 @@ class Day:
         number = next_number(repo)
         head_ref = f"feature/day-{self.number}-{number}"
         s = Stream()
-        who = _author(self.rng.choice(self.people), self.store)
+        person = self.rng.choice(self.people)
+        who = _author(person, self.store)
         head = s.commit(f"refs/heads/{head_ref}", f"Feature for day {self.number}", self.git_when(), who,
                         {f"features/{number}.md": "new ✨\n"}, parent=main)
         s.reset(f"refs/pull/{number}/head", head)
@@ -252,6 +277,8 @@ class Day:
             }
         )
         self.summary["pulls_opened"] += 1
+        self.store.emit_refs(repo, refs, person)
+        self.pull_event("opened", repo, repo["issues"][-1])
         # close (and mostly merge) the oldest other open pull request, with reviews
         open_pulls = [i for i in repo["issues"] if i.get("pull") and i["state"] == "open" and i["number"] != number]
         if not open_pulls:
@@ -263,6 +290,7 @@ class Day:
                       "state": self.rng.choice(["APPROVED", "COMMENTED"]), "submitted_at": self.moment(), "commit_id": p["head_sha"]}
             p["reviews"].append(review)
             self.summary["reviews"] += 1
+            self.review_event(repo, issue, review)
             now = self.moment()
             p["review_comments"].append(
                 {"id": self.store.next_id("review_comment"), "review_id": review["id"], "user": review["user"],
@@ -271,18 +299,21 @@ class Day:
                  "created_at": now, "updated_at": now, "in_reply_to_id": None}
             )
             self.summary["review_comments"] += 1
+            self.review_comment_event(repo, issue, p["review_comments"][-1])
         now = self.moment()
         merged = self.rng.random() < 0.7
         issue.update(state="closed", closed_at=now, updated_at=now, closed_by=self.rng.choice(self.people),
                      state_reason=None if merged else "not_planned")
         if merged:
             p.update(merged_at=now, merged_by=issue["closed_by"], merge_commit_sha=p["head_sha"])
+        self.pull_event("closed", repo, issue, issue["closed_by"])
         refs_now = Store.read_refs(git_dir)
         updates = "".join(
             f"delete {ref}\n" for ref in (f"refs/pull/{issue['number']}/merge", f"refs/heads/{p['head_ref']}") if ref in refs_now
         )
         if updates:
             subprocess.run(["git", f"--git-dir={git_dir}", "update-ref", "--stdin"], input=updates.encode(), check=True)
+            self.store.emit_refs(repo, refs_now, issue["closed_by"])
         self.summary["pulls_closed"] += 1
 
     def wiki_page(self, repo: dict[str, Any]) -> None:
@@ -293,3 +324,47 @@ class Day:
                  {f"Day-{self.number}-Ünïcødé.md": f"# Day {self.number}\n\n{self.text.body()}"}, parent=tip)
         gitgen.run_fast_import(wiki, s, force=True)
         self.summary["wiki_pages"] += 1
+        self.wiki_changed(repo, [(f"Day-{self.number}-Ünïcødé", "created")], self.people[1])
+
+    # ---- webhook events (nothing here draws from self.rng) -----------------------------------------
+    def wiki_changed(self, repo: dict[str, Any], pages: list[tuple[str, str]], sender: str) -> None:
+        if self.store.listening():
+            sha = Store.read_refs(self.store.wiki_dir(repo)).get("refs/heads/master", "")
+            self.store.hooks.wiki_changed(repo, pages, sha, sender)
+
+    def issue_event(self, action: str, repo: dict[str, Any], issue: dict[str, Any], sender: str,
+                    changes: dict[str, Any] | None = None) -> None:
+        if issue.get("pull"):
+            self.pull_event(action, repo, issue, sender, changes)
+            return
+        store = self.store
+        store.emit("issues", action, repo, lambda c: {
+            **({"changes": changes} if changes is not None else {}), "issue": shapes.issue(repo, issue, store, c)},
+            sender=sender)
+
+    def comment_event(self, action: str, repo: dict[str, Any], issue: dict[str, Any], comment: dict[str, Any],
+                      changes: dict[str, Any] | None = None) -> None:
+        store = self.store
+        store.emit("issue_comment", action, repo, lambda c: {
+            **({"changes": changes} if changes is not None else {}),
+            "issue": shapes.issue(repo, issue, store, c), "comment": shapes.issue_comment(repo, issue, comment, store, c)},
+            sender=comment["user"])
+
+    def pull_event(self, action: str, repo: dict[str, Any], issue: dict[str, Any], sender: str | None = None,
+                   changes: dict[str, Any] | None = None) -> None:
+        store = self.store
+        store.emit("pull_request", action, repo, lambda c: {
+            "number": issue["number"], **({"changes": changes} if changes is not None else {}),
+            "pull_request": shapes.pull(repo, issue, store, c, full=True)}, sender=sender or issue["user"])
+
+    def review_event(self, repo: dict[str, Any], issue: dict[str, Any], review: dict[str, Any]) -> None:
+        store = self.store
+        store.emit("pull_request_review", "submitted", repo, lambda c: {
+            "review": shapes.review(repo, issue, review, store, c),
+            "pull_request": shapes.pull(repo, issue, store, c, full=False)}, sender=review["user"])
+
+    def review_comment_event(self, repo: dict[str, Any], issue: dict[str, Any], comment: dict[str, Any]) -> None:
+        store = self.store
+        store.emit("pull_request_review_comment", "created", repo, lambda c: {
+            "comment": shapes.review_comment(repo, issue, comment, store, c),
+            "pull_request": shapes.pull(repo, issue, store, c, full=False)}, sender=comment["user"])

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from . import repo_settings, search, shapes
+from . import repo_settings, search, shapes, webhooks
 from .auth import narrow_permissions
 from .emulator import Emulator
 from .http import Request, Response
@@ -193,6 +193,55 @@ def list_installations(em: Emulator, req: Request) -> Response:
     return paginate(
         req, db["installations"], lambda i: shapes.installation(i, db, em.store, req.urls), "/app/installations"
     )
+
+
+DELIVERY_CURSOR = re.compile(r"v1_(\d+)")
+
+
+def list_deliveries(em: Emulator, req: Request) -> Response:
+    """``GET /app/hook/deliveries``: newest first; ``cursor`` names the first delivery of a page, and
+    ``Link: <...&cursor=v1_ID>; rel="next"`` the next page's, as GitHub paginates this list."""
+    denied = _require_app(req)
+    if denied:
+        return denied
+    status = req.arg("status")
+    if status not in (None, "success", "failure"):
+        return unprocessable("Validation Failed", [{"resource": "Delivery", "code": "invalid", "field": "status"}])
+    per_page = max(1, min(100, _int_arg(req, "per_page", 30)))
+    items = em.hooks.listed(status)
+    cursor = req.arg("cursor")
+    if cursor:
+        match = DELIVERY_CURSOR.fullmatch(cursor)
+        if match is None:
+            return Response.error(400, "Invalid cursor")
+        start = int(match[1])
+        items = [d for d in items if d["id"] <= start]
+    page, rest = items[:per_page], items[per_page:]
+    headers = []
+    if rest:
+        params = [(k, v) for k, v in req.query if k != "cursor"] + [("cursor", f"v1_{rest[0]['id']}")]
+        url = f"{req.urls.api}/app/hook/deliveries?{urlencode(params, quote_via=quote, safe=',:*')}"
+        headers.append(("Link", f'<{url}>; rel="next"'))
+    return ok([webhooks.delivery_item(d) for d in page], headers=headers)
+
+
+def get_delivery(em: Emulator, req: Request, did: str) -> Response:
+    denied = _require_app(req)
+    if denied:
+        return denied
+    delivery = em.hooks.get(int(did))
+    return ok(webhooks.delivery_full(delivery)) if delivery is not None else not_found()
+
+
+def redeliver(em: Emulator, req: Request, did: str) -> Response:
+    denied = _require_app(req)
+    if denied:
+        return denied
+    delivery = em.hooks.get(int(did))
+    if delivery is None:
+        return not_found()
+    em.hooks.redeliver(delivery)
+    return ok({}, 202)
 
 
 def _installation(em: Emulator, iid: str) -> dict[str, Any] | None:
@@ -391,6 +440,7 @@ def _create_repo(em: Emulator, req: Request, owner: dict[str, Any]) -> Response:
         homepage=body.get("homepage"),
     )
     em.store.add_repo(repo)
+    em.store.emit("repository", "created", repo, {})
     subprocess.run(
         ["git", "init", "--quiet", "--bare", "--initial-branch=main", "--", str(em.store.git_dir(repo))], check=True
     )
@@ -658,6 +708,7 @@ def create_label(em: Emulator, req: Request, repo: dict[str, Any]) -> Response:
         return unprocessable("Validation Failed", [{"resource": "Label", "code": "invalid", "field": "color"}])
     lab = {"id": em.store.next_id("label"), "name": str(name), "color": color, "description": body.get("description"), "default": False}
     repo["labels"].append(lab)
+    em.store.emit("label", "created", repo, lambda c: {"label": shapes.label(repo, lab, em.store, c)})
     em.store.save()
     payload = shapes.label(repo, lab, em.store, req.urls)
     return ok(payload, 201, [("Location", payload["url"])])
@@ -711,6 +762,7 @@ def create_milestone(em: Emulator, req: Request, repo: dict[str, Any]) -> Respon
         "due_on": body.get("due_on"),
     }
     repo["milestones"].append(m)
+    em.store.emit("milestone", "created", repo, lambda c: {"milestone": shapes.milestone(repo, m, em.store, c)})
     em.store.save()
     payload = shapes.milestone(repo, m, em.store, req.urls)
     return ok(payload, 201, [("Location", payload["url"])])
@@ -839,9 +891,21 @@ def create_issue(em: Emulator, req: Request, repo: dict[str, Any]) -> Response:
         return bad
     repo["issues"].append(issue)
     repo["updated_at"] = now
+    _issue_event(em, repo, issue, "opened")
     em.store.save()
     payload = shapes.issue(repo, issue, em.store, req.urls)
     return ok(payload, 201, [("Location", payload["url"])])
+
+
+def _issue_event(em: Emulator, repo: dict[str, Any], issue: dict[str, Any], action: str,
+                 changes: dict[str, Any] | None = None) -> None:
+    store = em.store
+    extra = {"changes": changes} if changes else {}
+    if issue.get("pull"):
+        store.emit("pull_request", action, repo, lambda c: {
+            "number": issue["number"], **extra, "pull_request": shapes.pull(repo, issue, store, c, full=True)})
+    else:
+        store.emit("issues", action, repo, lambda c: {**extra, "issue": shapes.issue(repo, issue, store, c)})
 
 
 def next_number(repo: dict[str, Any]) -> int:
@@ -856,11 +920,18 @@ def update_issue(em: Emulator, req: Request, repo: dict[str, Any], number: str) 
     if issue is None:
         return not_found()
     body = req.json() or {}
+    old = {"title": issue.get("title"), "body": issue.get("body")}
     bad = _apply_issue_fields(em, repo, issue, body)
     if bad:
         return bad
     now = iso(em.store.now())
     state = body.get("state")
+    if state in ("open", "closed") and state != issue["state"]:
+        action = "closed" if state == "closed" else "reopened"
+        changes = None
+    else:  # GitHub sends "edited" only when the title or body changed
+        changes = {k: {"from": v or ""} for k, v in old.items() if issue.get(k) != v}
+        action = "edited" if changes else ""
     if state in ("open", "closed") and state != issue["state"]:
         issue["state"] = state
         issue["closed_at"] = now if state == "closed" else None
@@ -869,6 +940,8 @@ def update_issue(em: Emulator, req: Request, repo: dict[str, Any], number: str) 
     elif body.get("state_reason"):
         issue["state_reason"] = body["state_reason"]
     issue["updated_at"] = now
+    if action:
+        _issue_event(em, repo, issue, action, changes)
     em.store.save()
     return ok(shapes.issue(repo, issue, em.store, req.urls))
 
@@ -931,6 +1004,8 @@ def create_issue_comment(em: Emulator, req: Request, repo: dict[str, Any], numbe
     comment = {"id": em.store.next_id("comment"), "user": _actor(em, req), "body": str(body["body"]), "created_at": now, "updated_at": now, "author_association": "NONE"}
     issue.setdefault("comments", []).append(comment)
     issue["updated_at"] = now
+    em.store.emit("issue_comment", "created", repo, lambda c: {
+        "issue": shapes.issue(repo, issue, em.store, c), "comment": shapes.issue_comment(repo, issue, comment, em.store, c)})
     em.store.save()
     payload = shapes.issue_comment(repo, issue, comment, em.store, req.urls)
     return ok(payload, 201, [("Location", payload["url"])])
@@ -1153,6 +1228,9 @@ TOP_ROUTES = _compile(
         ("GET", r"/", root),
         ("GET", r"/app", get_app),
         ("GET", r"/app/installations", list_installations),
+        ("GET", r"/app/hook/deliveries", list_deliveries),
+        ("GET", r"/app/hook/deliveries/(?P<did>\d+)", get_delivery),
+        ("POST", r"/app/hook/deliveries/(?P<did>\d+)/attempts", redeliver),
         ("GET", r"/app/installations/(?P<iid>\d+)", get_installation),
         ("POST", r"/app/installations/(?P<iid>\d+)/access_tokens", create_token),
         ("GET", r"/orgs/(?P<account>[^/]+)/installation", installation_for),

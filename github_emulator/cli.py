@@ -8,7 +8,6 @@ sees either nothing or a usable emulator. A data dir that already holds a world 
 from __future__ import annotations
 
 import argparse
-import json
 import signal
 import sys
 import tempfile
@@ -20,12 +19,14 @@ from typing import Any
 
 from .auth import Authority, ensure_app_key
 from .emulator import Emulator
-from .faults import KINDS, Faults
+from .faults import HOOK_KINDS, KINDS, Faults
 from .ratelimit import RateLimiter
 from .seed import seed
 from .server import make_server
-from .state import Store, write_atomic
+from .shapes import Urls
+from .state import Store
 from .tls import ensure_certificate, server_context
+from .webhooks import Hookshot
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -41,6 +42,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rate-limit", type=int, default=5000, help="requests per hour per installation")
     parser.add_argument("--slow-seconds", type=float, default=1.5, help="delay of a 'slow' fault")
     parser.add_argument("--secondary-retry-after", type=int, default=1, help="retry-after of a secondary limit")
+    parser.add_argument("--hook-url", help="the App's webhook URL (POST /_emulator/app/hook changes it)")
+    parser.add_argument("--hook-secret", help="the App's webhook secret (signs X-Hub-Signature-256)")
+    parser.add_argument("--hook-delay-seconds", type=float, default=2.0, help="delay of a 'delay' delivery fault")
     parser.add_argument("--info", type=Path, help="write the JSON connection info here when ready")
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
 
@@ -86,6 +90,9 @@ def run(args: argparse.Namespace) -> int:
     em.default_rate_limit = args.rate_limit
     em.default_faults = args.faults
     em.default_fault_kinds = kinds
+    em.hook_faults = Faults(0.0, args.seed, HOOK_KINDS, known=HOOK_KINDS, stream="hook-faults")
+    em.hooks = Hookshot(store, em.hook_faults, store.db["app"]["id"], delay_seconds=args.hook_delay_seconds)
+    store.hooks = em.hooks
     server = make_server(em, args.host, args.port, context)
     host = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host
     base = f"{em.scheme}://{host}:{server.server_address[1]}"
@@ -107,7 +114,11 @@ def run(args: argparse.Namespace) -> int:
     }
     if ca_cert is not None:
         info["ca_cert"] = str(ca_cert)
+    em.hooks.urls = Urls(base, base)
+    em.hooks.configure(args.hook_url, args.hook_secret)
+    info["app_hook"] = {"url": em.hooks.url, "secret_configured": bool(em.hooks.secret)}
     em.info = info
+    em.info_path = args.info
     stop = threading.Event()
 
     def on_signal(signum: int, frame: Any) -> None:
@@ -117,13 +128,13 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, on_signal)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
     thread.start()
-    if args.info:
-        write_atomic(args.info, json.dumps(info, indent=2).encode())
+    em.write_info()
     print(f"backhub emulator: serving {base} (data {data})", file=sys.stderr, flush=True)
     while not stop.wait(1.0):
         pass
     server.shutdown()
     server.server_close()
+    em.hooks.stop()
     store.save()
     return 0
 

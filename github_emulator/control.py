@@ -29,6 +29,20 @@
                                     when one is posted through the API), ``edit_comment`` (the issue's
                                     newest comment edited; the issue itself untouched) or ``review``
                                     (a review on the pull request, whose ``updated_at`` moves)
+- ``POST /_emulator/installations/create`` ``{"account"}``: the App is installed on an existing account
+                                    (all its repositories); ``{"id"}`` of the new installation
+- ``POST /_emulator/installations/delete`` ``{"account"}``: the account uninstalls the App; its
+                                    tokens stop working, its repositories stay
+- ``POST /_emulator/app/hook``      ``{"url", "secret"}``: the App's webhook (webhooks.py); ``url``
+                                    null or empty turns deliveries off; answers as ``GET`` does
+- ``GET  /_emulator/app/hook``      ``{"url", "secret_configured", "hook_id", "pending", "deliveries"}``
+                                    (never the secret)
+- ``POST /_emulator/app/hook/faults`` ``{"rate", "kinds", "force"}`` for deliveries: ``drop``,
+                                    ``delay``, ``duplicate``, ``reorder`` (see faults.py)
+- ``POST /_emulator/app/hook/flush`` ``{"timeout": S}``: wait until every queued delivery was attempted;
+                                    ``{"idle": bool}``
+
+Every change made here is also a webhook event, as the same change made on GitHub would be.
 """
 
 from __future__ import annotations
@@ -37,10 +51,10 @@ import random
 from datetime import timedelta
 from typing import Any
 
-from . import activity
+from . import activity, shapes
 from .emulator import Emulator
 from .http import Request, Response
-from .seed import build_wiki
+from .seed import APP_PERMISSIONS, build_wiki
 from .state import Store, iso, parse_iso, wall_clock
 
 
@@ -75,6 +89,50 @@ def handle(em: Emulator, req: Request) -> Response:
                     return Response.json(400, {"error": "give one of now, offset_days, days"})
                 store.save()
                 return Response.json(200, {"now": iso(store.now())})
+        if route == ("GET", "/_emulator/app/hook"):
+            return Response.json(200, em.hooks.describe())
+        if route == ("POST", "/_emulator/app/hook"):
+            em.hooks.configure(body.get("url"), body.get("secret"))
+            em.info["app_hook"] = {"url": em.hooks.url, "secret_configured": bool(em.hooks.secret)}
+            if em.info_path is not None:
+                em.write_info()
+            return Response.json(200, em.hooks.describe())
+        if route == ("POST", "/_emulator/app/hook/faults"):
+            em.hook_faults.configure(body.get("rate"), body.get("kinds"), body.get("force"))
+            f = em.hook_faults
+            return Response.json(200, {"rate": f.rate, "kinds": list(f.kinds), "injected": f.injected})
+        if route == ("POST", "/_emulator/app/hook/flush"):
+            return Response.json(200, {"idle": em.hooks.wait_idle(float(body.get("timeout", 60)))})
+        if route == ("POST", "/_emulator/installations/create"):
+            with store.lock:
+                account = store.user(str(body.get("account", "")))
+                if account is None:
+                    return Response.json(404, {"error": "no such account"})
+                if any(i["account"].lower() == account["login"].lower() for i in store.db["installations"]):
+                    return Response.json(422, {"error": f"the App is already installed on {account['login']}"})
+                permissions = dict(APP_PERMISSIONS)
+                if account["type"] == "User":
+                    permissions.pop("repository_hooks", None)
+                inst = {"id": store.next_id("installation"), "account": account["login"], "permissions": permissions,
+                        "created_at": iso(store.now())}
+                store.db["installations"].append(inst)
+                store.save()
+                if em.hooks is not None:
+                    em.hooks.installation_changed(inst, "created")
+                _installations_changed(em)
+                return Response.json(201, {"id": inst["id"], "account": inst["account"]})
+        if route == ("POST", "/_emulator/installations/delete"):
+            with store.lock:
+                login = str(body.get("account", "")).lower()
+                inst = next((i for i in store.db["installations"] if i["account"].lower() == login), None)
+                if inst is None:
+                    return Response.json(404, {"error": "the App is not installed on that account"})
+                if em.hooks is not None:
+                    em.hooks.installation_changed(inst, "deleted")
+                store.db["installations"].remove(inst)
+                store.save()
+                _installations_changed(em)
+                return Response.json(200, {"deleted": inst["id"]})
         if route == ("POST", "/_emulator/faults"):
             em.faults.configure(body.get("rate"), body.get("kinds"), body.get("force"))
             return Response.json(200, {"rate": em.faults.rate, "kinds": list(em.faults.kinds), "injected": em.faults.injected})
@@ -106,6 +164,7 @@ def handle(em: Emulator, req: Request) -> Response:
                 repo = store.repo_by_name(*str(body.get("full_name", "/")).split("/", 1))
                 if repo is None:
                     return Response.json(404, {"error": "no such repository"})
+                store.emit("repository", "deleted", repo, {})
                 store.delete_repo(repo)
                 store.save()
                 return Response.json(200, {"deleted": body["full_name"]})
@@ -114,7 +173,9 @@ def handle(em: Emulator, req: Request) -> Response:
                 repo = store.repo_by_name(*str(body.get("full_name", "/")).split("/", 1))
                 if repo is None:
                     return Response.json(404, {"error": "no such repository"})
+                old = repo["name"]
                 store.rename_repo(repo, str(body["new_name"]))
+                store.emit("repository", "renamed", repo, {"changes": {"repository": {"name": {"from": old}}}})
                 store.save()
                 return Response.json(200, {"full_name": store.full_name(repo)})
         if route == ("POST", "/_emulator/wiki/create"):
@@ -133,7 +194,7 @@ def handle(em: Emulator, req: Request) -> Response:
                 issue = next((i for i in repo["issues"] if i["number"] == int(body["number"])), None) if repo else None
                 if issue is None:
                     return Response.json(404, {"error": "no such issue"})
-                changed = _change_issue(store, issue, str(body.get("kind")))
+                changed = _change_issue(store, repo, issue, str(body.get("kind")))
                 store.save()
                 return Response.json(200, changed)
         if route == ("POST", "/_emulator/reset"):
@@ -144,30 +205,54 @@ def handle(em: Emulator, req: Request) -> Response:
             em.faults.forced.clear()
             em.search_limiter.reset()
             em.search.configure(incomplete_results=False, result_cap=1000)
+            em.hook_faults.configure(rate=0.0)
+            em.hook_faults.forced.clear()
+            em.hooks.clear()
+            _installations_changed(em)
             return Response.json(200, {"now": iso(store.now())})
     except (ValueError, KeyError, TypeError) as exc:
         return Response.json(400, {"error": f"{type(exc).__name__}: {exc}"})
     return Response.json(404, {"error": f"no control endpoint {req.method} {req.path}"})
 
 
-def _change_issue(store: Store, issue: dict[str, Any], kind: str) -> dict[str, Any]:
+def _installations_changed(em: Emulator) -> None:
+    """The info file lists the installations: rewrite it as they change."""
+    em.info["installations"] = [
+        {"id": inst["id"], "account": inst["account"], "type": em.store.user(inst["account"])["type"]}
+        for inst in em.store.db["installations"]
+    ]
+    em.write_info()
+
+
+def _change_issue(store: Store, repo: dict[str, Any], issue: dict[str, Any], kind: str) -> dict[str, Any]:
     now = iso(store.now())
     if kind == "comment":
         comment = {"id": store.next_id("comment"), "user": "octocat", "body": f"Posted at {now}", "created_at": now,
                    "updated_at": now, "author_association": "CONTRIBUTOR"}
         issue.setdefault("comments", []).append(comment)
         issue["updated_at"] = now
+        store.emit("issue_comment", "created", repo, lambda c: {
+            "issue": shapes.issue(repo, issue, store, c), "comment": shapes.issue_comment(repo, issue, comment, store, c)},
+            sender="octocat")
         return {"comment_id": comment["id"]}
     if kind == "edit_comment" and issue.get("comments"):
         comment = issue["comments"][-1]
+        old = comment["body"]
         comment["body"] += f"\n\n(edited at {now})"
         comment["updated_at"] = now
+        store.emit("issue_comment", "edited", repo, lambda c: {
+            "changes": {"body": {"from": old}},
+            "issue": shapes.issue(repo, issue, store, c), "comment": shapes.issue_comment(repo, issue, comment, store, c)},
+            sender=comment["user"])
         return {"comment_id": comment["id"]}
     if kind == "review" and issue.get("pull"):
         review = {"id": store.next_id("review"), "user": "octocat", "body": "Looks good", "state": "APPROVED",
                   "submitted_at": now, "commit_id": issue["pull"]["head_sha"]}
         issue["pull"]["reviews"].append(review)
         issue["updated_at"] = now
+        store.emit("pull_request_review", "submitted", repo, lambda c: {
+            "review": shapes.review(repo, issue, review, store, c),
+            "pull_request": shapes.pull(repo, issue, store, c, full=False)}, sender="octocat")
         return {"review_id": review["id"]}
     raise ValueError(f"cannot apply a {kind!r} change to issue {issue['number']}")
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import threading
+from pathlib import Path
 from typing import Any
 
 from .auth import Authority
 from .faults import Faults
 from .ratelimit import SEARCH_LIMIT, SEARCH_WINDOW, RateLimiter
 from .search import SearchSettings
-from .state import Store
+from .state import Store, write_atomic
 
 
 class RequestCounts:
@@ -69,6 +71,15 @@ class Emulator:
         # Search has its own budget (30 a minute) and knobs (forced incomplete results, a lower cap).
         self.search_limiter = RateLimiter(SEARCH_LIMIT, window=SEARCH_WINDOW)
         self.search = SearchSettings()
+        self.hooks: Any = None  # webhooks.Hookshot, set by the CLI
+        self.hook_faults: Faults = Faults(0.0, 0)
+        self.info: dict[str, Any] = {}
+        self.info_path: Path | None = None
+
+    def write_info(self) -> None:
+        """(Re)write the ``--info`` file atomically, as at start."""
+        if self.info_path is not None:
+            write_atomic(self.info_path, json.dumps(self.info, indent=2).encode())
 
     def installations(self) -> dict[int, dict[str, Any]]:
         return {inst["id"]: inst for inst in self.store.db["installations"]}

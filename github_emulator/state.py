@@ -68,6 +68,25 @@ class Store:
         self.lock = threading.RLock()
         self.db: dict[str, Any] = {}
         self._by_name: dict[str, str] = {}
+        self.hooks: Any = None  # the App's webhook (webhooks.Hookshot), set by the CLI
+
+    # ---- webhook events (webhooks.py builds and delivers them) -------------------------------------
+    def listening(self) -> bool:
+        """True when changes become webhook deliveries (so callers read git state for them only then)."""
+        return self.hooks is not None and self.hooks.active
+
+    def emit(self, event: str, action: str | None, repo: dict[str, Any] | None, payload: Any, **kw: Any) -> None:
+        """One event; ``payload`` is the event's own fields, or a callable ``Urls -> fields``."""
+        if self.listening():
+            self.hooks.emit(event, action, repo, payload, **kw)
+
+    def emit_refs(self, repo: dict[str, Any], before: dict[str, str], sender: str | None = None) -> None:
+        """``create``/``push``/``delete`` for each branch or tag that moved since ``before``."""
+        if self.listening():
+            self.hooks.refs_changed(repo, before, sender)
+
+    def refs_if_listening(self, repo: dict[str, Any]) -> dict[str, str]:
+        return self.read_refs(self.git_dir(repo)) if self.listening() else {}
 
     # ---- paths -------------------------------------------------------------------------------------
     @property

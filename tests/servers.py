@@ -70,3 +70,47 @@ def start_moto_server(log_dir: Path) -> MotoServer:
         server.stop()
         raise
     return server
+
+
+class WebhookSink:
+    """A stdlib HTTP server on loopback that keeps every POST it receives (headers, raw body) in order.
+
+    ``status`` is what it answers (a test sets 500 to make deliveries fail). Used as the emulator's App
+    webhook URL where a test looks at the deliveries themselves rather than at our receiver.
+    """
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.received: list[tuple[dict[str, str], bytes]] = []
+        self.status = 200
+        self.lock = threading.Lock()
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - stdlib name
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with sink.lock:
+                    sink.received.append(({k: v for k, v in self.headers.items()}, body))
+                self.send_response(sink.status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+        self.thread.start()
+
+    def events(self) -> list[tuple[str, dict]]:
+        import json
+
+        with self.lock:
+            return [(h["X-GitHub-Event"], json.loads(b)) for h, b in self.received]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

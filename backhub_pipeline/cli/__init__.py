@@ -40,6 +40,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "verify": ("backhub_pipeline.cli.verify", "check snapshots like restic check (--read-data: everything)"),
     "restore": ("backhub_pipeline.cli.restore", "restore a snapshot to a folder, or a repository to GitHub"),
     "repair": ("backhub_pipeline.cli.repair", "rewrite a customer's damaged blobs from what GitHub still has"),
+    "webhooks": ("backhub_pipeline.cli.webhooks", "serve the GitHub App webhook receiver: deliveries become change records"),
     "customers": ("backhub_pipeline.cli.customers", "list customers and unfinished erasures; erase a customer (shred key, delete data)"),
 }
 
