@@ -114,7 +114,7 @@ class Browser:
         time.sleep(settle)  # let the graph lay out and the last fetches paint
         png = base64.b64decode(http_json("GET", f"{self.session}/screenshot")["value"])
         path.write_bytes(png)
-        print(f"saved {path.relative_to(REPO_ROOT)} ({len(png) // 1024} KiB)")
+        print(f"saved {path} ({len(png) // 1024} KiB)")
 
     def close(self) -> None:
         try:
