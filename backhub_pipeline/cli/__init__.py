@@ -37,6 +37,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "audit": ("backhub_pipeline.cli.audit", "verify and read the tamper-evident audit log"),
     "status": ("backhub_pipeline.cli.status", "who is backed up on a date, and why not (the daily_report's rows)"),
     "snapshots": ("backhub_pipeline.cli.snapshots", "list snapshots: assets, repositories, sizes, check status"),
+    "ls": ("backhub_pipeline.cli.ls", "what a snapshot holds: repositories, refs, wiki, issue counts, sizes"),
+    "diff": ("backhub_pipeline.cli.diff", "what changed between two snapshots: repositories, refs, wikis, issues"),
     "verify": ("backhub_pipeline.cli.verify", "check snapshots like restic check (--read-data: everything)"),
     "restore": ("backhub_pipeline.cli.restore", "restore a snapshot to a folder, or a repository to GitHub"),
     "repair": ("backhub_pipeline.cli.repair", "rewrite a customer's damaged blobs from what GitHub still has"),

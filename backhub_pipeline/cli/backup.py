@@ -2,7 +2,8 @@
 
 ``backhub backup`` and ``backhub demo`` both call ``take_snapshots``: it makes sure the partitions exist,
 runs ``snapshot_job`` for each (customer, date) against the Dagster instance, and summarizes each run
-from its own recorded metadata and check evaluations.
+from its own recorded metadata and check evaluations. Both print ``progress_line`` for each customer as
+its run ends (``backup`` on stderr, so ``--json`` output stays one document), then the table.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import datetime as dt
 import difflib
 import json
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -71,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
                   "GitHub's data now", file=sys.stderr)
     with wiring.instance(settings) as instance:
         summaries = take_snapshots(instance, definitions_from(settings),
-                                   [SnapshotKey(customer, date) for customer in customers])
+                                   [SnapshotKey(customer, date) for customer in customers],
+                                   progress=lambda summary: print(progress_line(summary), file=sys.stderr, flush=True))
     if args.json:
         json.dump([summary.as_dict() for summary in summaries], sys.stdout, indent=2, default=str)
         print()
@@ -181,12 +183,28 @@ def summarize(key: SnapshotKey, result: dg.ExecuteInProcessResult) -> SnapshotSu
     return summary
 
 
-def take_snapshots(instance: dg.DagsterInstance, definitions: dg.Definitions, keys: Iterable[SnapshotKey]) -> list[SnapshotSummary]:
+def take_snapshots(instance: dg.DagsterInstance, definitions: dg.Definitions, keys: Iterable[SnapshotKey], *,
+                   progress: Callable[[SnapshotSummary], None] | None = None) -> list[SnapshotSummary]:
+    """One run of ``snapshot_job`` per key, one after another; ``progress`` hears of each as it ends."""
     keys = list(keys)
     ensure_partitions(instance, keys)
-    return [summarize(key, run_job(instance, definitions, "snapshot_job", partition_key=key.partition_key,
-                                   run_config=QUIET))
-            for key in keys]
+    summaries = []
+    for key in keys:
+        summaries.append(summarize(key, run_job(instance, definitions, "snapshot_job",
+                                                partition_key=key.partition_key, run_config=QUIET)))
+        if progress:
+            progress(summaries[-1])
+    return summaries
+
+
+def progress_line(summary: SnapshotSummary) -> str:
+    """One line per customer as its snapshot ends (``backhub backup`` and the demo): what an operator waits for."""
+    if not summary.success:
+        return f"{summary.customer}: FAILED ({summary.error})"
+    checks = f"{summary.checks_passed} checks passed" + (f", {len(summary.checks_failed)} FAILED"
+                                                         if summary.checks_failed else "")
+    return (f"{summary.customer}: committed, {summary.repositories} repositories, {size(summary.logical_bytes)} "
+            f"logical, {size(summary.new_bytes)} new, {checks}")
 
 
 def render_table(summaries: Iterable[SnapshotSummary]) -> str:

@@ -151,35 +151,17 @@ def wiring_today(settings) -> str:
     return wiring.clock(settings).today()
 
 
-def progress_line(summary) -> str:
-    """One line per customer as its snapshot ends: what an operator waits for."""
-    from backhub_pipeline.cli.output import size
-
-    if not summary.success:
-        return f"{summary.customer}: FAILED ({summary.error})"
-    checks = f"{summary.checks_passed} checks passed" + (f", {len(summary.checks_failed)} FAILED"
-                                                         if summary.checks_failed else "")
-    return (f"{summary.customer}: committed, {summary.repositories} repositories, {size(summary.logical_bytes)} "
-            f"logical, {size(summary.new_bytes)} new, {checks}")
-
-
 def _snapshot_day(settings, progress=None):
     from assets.partitions import SnapshotKey
     from backhub_pipeline import wiring
-    from backhub_pipeline.cli.backup import installed_customers, take_snapshots
+    from backhub_pipeline.cli.backup import installed_customers, progress_line, take_snapshots
     from backhub_pipeline.definitions import definitions_from
 
     date = wiring_today(settings)
-    customers = installed_customers(settings)
-    definitions = definitions_from(settings, credentials_from_env=False)
-    summaries = []
-    with wiring.instance(settings) as instance:
-        for customer in customers:  # one at a time, so each customer's line comes as it finishes
-            (summary,) = take_snapshots(instance, definitions, [SnapshotKey(customer, date)])
-            summaries.append(summary)
-            if progress:
-                progress(progress_line(summary))
-    return summaries
+    keys = [SnapshotKey(customer, date) for customer in installed_customers(settings)]
+    with wiring.instance(settings) as instance:  # each customer's line comes as its snapshot ends
+        return take_snapshots(instance, definitions_from(settings, credentials_from_env=False), keys,
+                              progress=(lambda summary: progress(progress_line(summary))) if progress else None)
 
 
 def _report(settings, date: str) -> None:

@@ -5,6 +5,8 @@ mistyped customer, a date outside the window, an unreachable GitHub, a date alre
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
 from pathlib import Path
 
 import dagster as dg
@@ -83,3 +85,14 @@ def test_a_key_typed_into_the_ui_is_refused_by_the_step_and_removed_by_the_custo
         outcome = customers_sensor(context)
         deletes = [r for r in outcome.dynamic_partitions_requests if isinstance(r, dg.DeleteDynamicPartitionsRequest)]
         assert [list(r.partition_keys) for r in deletes] == [["acme-crop"]]  # zoe-dev holds data: kept
+
+
+def test_backup_prints_one_progress_line_per_customer_as_each_ends(world: World, home_copy: Path) -> None:
+    done = backhub("backup", "--customer", "acme-corp", "--customer", CUSTOMER, "--date", world.date, "--replace",
+                   "--json", env=world.with_home(home_copy))
+    assert done.returncode == 0, done.stderr
+    progress = [line for line in done.stderr.splitlines() if not line.startswith("replacing ")]
+    assert [line.split(":")[0] for line in progress] == ["acme-corp", CUSTOMER]  # in the order they ran
+    assert all(re.fullmatch(r"[a-z-]+: committed, \d+ repositories, [\d.]+ [KM]?i?B logical, [\d.]+ [KM]?i?B new, "
+                            r"\d+ checks passed", line) for line in progress), progress
+    assert [s["customer"] for s in json.loads(done.stdout)] == ["acme-corp", CUSTOMER]  # stdout: only the JSON

@@ -17,6 +17,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("cli-demo")]
 def test_the_demo_prints_the_export_line_that_lets_snapshots_find_its_data(tmp_path: Path) -> None:
     done = backhub("demo", "--no-ui", "--scale", "tiny", "--home", str(tmp_path / "demo"), env={}, timeout=1200)
     assert done.returncode == 0, done.stderr[-3000:]
+    for customer in ("acme-corp", "zoe-dev"):  # the progress line `backhub backup` prints too
+        assert re.search(rf"^  {customer}: committed, \d+ repositories, ", done.stdout, flags=re.MULTILINE), customer
     [home] = re.findall(r"^  export DAGSTER_HOME=(.+)$", done.stdout, flags=re.MULTILINE)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
