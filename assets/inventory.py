@@ -7,6 +7,7 @@ from typing import Any
 import dagster as dg
 from dagster import AssetExecutionContext
 
+from assets import protections
 from assets.capture import Capture
 from assets.common import backup_step
 from assets.policy import BackupPolicy
@@ -47,10 +48,11 @@ def back_up_inventory(
     """The ``inventory`` step of a snapshot (``assets/snapshot.py``)."""
     log = audit.get_client()
     with backup_step(context, "inventory", log):
-        return capture_inventory(Capture(context, store.get_client(), clock, policy, log), github, context)
+        return capture_inventory(Capture(context, store.get_client(), clock, policy, log), github, context, policy)
 
 
-def capture_inventory(capture: Capture, github: GitHubAppResource, context: AssetExecutionContext) -> dg.MaterializeResult:
+def capture_inventory(capture: Capture, github: GitHubAppResource, context: AssetExecutionContext,
+                      policy: BackupPolicy) -> dg.MaterializeResult:
     client = github.installation_client(capture.customer)
     # Yesterday's ETags (and the bodies they name) make today's unchanged answers 304s, which cost
     # no rate limit; the cache is stored encrypted like everything else, and referenced here.
@@ -59,12 +61,22 @@ def capture_inventory(capture: Capture, github: GitHubAppResource, context: Asse
     client.etag_cache = _etag_cache(capture, cache_blob, context) if cache_blob else {}
     before, not_modified = client.requests_made, client.not_modified
     entries: list[dict[str, Any]] = []
+    yesterday = {str(entry.get("id")): entry for entry in (previous.body.get("repositories") or [])} if previous else {}
+    settings_read = 0
     for raw in sorted(client.repositories(), key=lambda repo: repo["id"]):
         entry: dict[str, Any] = {field: raw.get(field) for field in SUMMARY_FIELDS}
         try:
             names.full_name(raw["full_name"])
             ref = capture.put(canonical_json(repository_metadata(client, raw)))
             entry.update(blob=ref.id, blob_size=ref.size)
+            settings, read_on = protections.last_read(yesterday.get(str(raw["id"])))
+            if settings is None or policy.full_read_due(raw["id"], capture.date, read_on):
+                found = capture.put(canonical_json(protections.read_protections(client, raw["full_name"])))
+                settings = {"blob": found.id, "size": found.size, "read_on": capture.date}
+                settings_read += 1
+            else:
+                capture.reuse(settings["blob"], int(settings["size"]))
+            entry["settings"] = settings
         except InvalidNameError as exc:
             entry["reason"] = f"skipped: {exc}"
             context.log.warning(f"skipping repository id {raw.get('id')}: {exc}")
@@ -85,6 +97,7 @@ def capture_inventory(capture: Capture, github: GitHubAppResource, context: Asse
             not_modified=dg.MetadataValue.int(client.not_modified - not_modified),
             repositories=dg.MetadataValue.int(len(entries)),
             skipped=dg.MetadataValue.int(skipped),
+            settings_read=dg.MetadataValue.int(settings_read),
             private=dg.MetadataValue.int(sum(1 for entry in entries if entry.get("private"))),
             archived=dg.MetadataValue.int(sum(1 for entry in entries if entry.get("archived"))),
         )

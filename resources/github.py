@@ -45,7 +45,8 @@ API_VERSION = "2022-11-28"
 # never write. Optional ones are asked for only when the installation has them (asking for a
 # permission an installation lacks makes GitHub refuse the token).
 REQUIRED_READ_PERMISSIONS = ("contents", "metadata", "issues", "pull_requests")
-OPTIONAL_READ_PERMISSIONS = ("repository_hooks",)
+# administration: branch protection and autolinks; actions: environments (GitHub's permission reference).
+OPTIONAL_READ_PERMISSIONS = ("repository_hooks", "administration", "actions")
 # What a restore to GitHub writes: a new repository, its git data, labels, milestones, issues, comments.
 # Only a client built with ``write=RESTORE_WRITE_PERMISSIONS`` asks for them; backups never do.
 RESTORE_WRITE_PERMISSIONS = ("administration", "contents", "issues")
@@ -720,9 +721,46 @@ class InstallationClient(_RestSession):
         """Webhooks, or None when the App may not read them (403)."""
         return self._optional_list(f"{self._repo_path(full_name)}/hooks")
 
-    def _optional_list(self, path: str) -> list[dict] | None:
+    # -- protections and settings: ``None`` when the App may not read them (403) ------------------------
+
+    def branch_protections(self, full_name: str) -> dict[str, dict] | None:
+        """Each protected branch's protection, by branch name."""
+        base = self._repo_path(full_name)
+        branches = self._optional_list(f"{base}/branches", {"protected": "true"})
+        if branches is None:
+            return None
+        found: dict[str, dict] = {}
+        for branch in branches:
+            name = str(branch["name"])
+            names.ref(f"refs/heads/{name}")
+            try:  # the branch may hold "/": GitHub routes the rest of the path as the branch name
+                found[name] = self.get_json(f"{base}/branches/{urllib.parse.quote(name, safe='/')}/protection")
+            except GitHubError as exc:
+                if exc.status == 403:
+                    return None
+                if exc.status != 404:  # unprotected or deleted since the listing
+                    raise
+        return found
+
+    def rulesets(self, full_name: str) -> list[dict] | None:
+        """The repository's own rulesets, each with its conditions and rules (the list leaves them out)."""
+        base = self._repo_path(full_name)
+        listed = self._optional_list(f"{base}/rulesets", {"includes_parents": "false"})
+        if listed is None:
+            return None
+        return [self.get_json(f"{base}/rulesets/{int(ruleset['id'])}") for ruleset in listed]
+
+    def environments(self, full_name: str) -> list[dict] | None:
+        """Deployment environments and their protection rules (GitHub serves no secret values here)."""
+        return self._optional_list(f"{self._repo_path(full_name)}/environments", key="environments")
+
+    def autolinks(self, full_name: str) -> list[dict] | None:
+        return self._optional_list(f"{self._repo_path(full_name)}/autolinks")
+
+    def _optional_list(self, path: str, params: dict[str, Any] | None = None, *, key: str | None = None
+                       ) -> list[dict] | None:
         try:
-            return list(self.paginate(path))
+            return list(self.paginate(path, params, key=key))
         except GitHubError as exc:
             if exc.status == 403:
                 return None

@@ -50,9 +50,7 @@ class RepositoryContents:
 
 
 def _contents(item: RepositorySnapshot, sizes: dict[str, int]) -> RepositoryContents:
-    blobs = {}
-    if "blob" in item.summary:
-        blobs[item.summary["blob"]] = int(item.summary.get("blob_size", 0))
+    blobs = body_blobs("inventory", {"repositories": [item.summary]})
     for entry, asset in ((item.git, "repositories"), (item.wiki, "wikis"), (item.issues, "issues")):
         blobs.update(body_blobs(asset, {"repositories": {item.id: entry}}))
     reasons = [entry["reason"] for entry in (item.summary, item.git, item.issues) if entry.get("reason")]

@@ -119,6 +119,14 @@ class Snapshot:
             return {}
         return json.loads(self.store.read_blob(self.customer, repo.summary["blob"]))
 
+    def settings(self, repo: RepositorySnapshot) -> dict[str, Any] | None:
+        """Protections and settings (docs/format.md 9.1) with the date they were read; ``None`` before
+        they were captured."""
+        reference = repo.summary.get("settings") or {}
+        if "blob" not in reference:
+            return None
+        return {**json.loads(self.store.read_blob(self.customer, reference["blob"])), "read_on": reference["read_on"]}
+
 
 def body_blobs(asset: str, body: dict[str, Any]) -> dict[str, int]:
     """Blob id -> plaintext size of every blob an asset's manifest body names."""
@@ -127,6 +135,9 @@ def body_blobs(asset: str, body: dict[str, Any]) -> dict[str, int]:
         for entry in body.get("repositories", []):
             if "blob" in entry:
                 found[entry["blob"]] = int(entry.get("blob_size", 0))
+            settings = entry.get("settings") or {}
+            if "blob" in settings:
+                found[settings["blob"]] = int(settings.get("size", 0))
         cache = body.get("etag_cache") or {}
         if "blob" in cache:  # stored with the snapshot like any blob, so counted in its logical size
             found[cache["blob"]] = int(cache.get("size", 0))

@@ -211,6 +211,9 @@ def _restore_repository(snapshot: Snapshot, git: Git, item: RepositorySnapshot, 
     for key, value in snapshot.metadata(item).items():
         if re.fullmatch(r"[a-z_]+", key):
             _write_json(folder / f"{key}.json", value)
+    settings = snapshot.settings(item)
+    if settings is not None:
+        _write_json(folder / "settings.json", settings)
     if "chunks" in item.issues:
         issues_dir = folder / "issues"
         issues_dir.mkdir()

@@ -1,7 +1,7 @@
 """Restore one repository of a snapshot to GitHub (DESIGN.md section 9).
 
     restore_to_github     a new repository on GitHub: every branch and tag pushed, the default
-                          branch set, labels, milestones, issues, pull requests (as pull requests
+                          branch set, its protections, rulesets, environments and autolinks, labels, milestones, issues, pull requests (as pull requests
                           where both branches were restored, as issues otherwise) with their
                           comments and reviews in order, each noting its original author, time and
                           number; the wiki once its repository exists; resumable
@@ -18,6 +18,7 @@ from typing import Any
 
 from assets.issues import read_records
 from backhub_pipeline.restore.issue_markdown import login, timeline
+from backhub_pipeline.restore.settings_to_github import apply_settings
 from backhub_pipeline.restore.snapshot import Progress, RepositorySnapshot, Snapshot, quiet
 from backhub_pipeline.restore.to_folder import restore_git
 from resources import names
@@ -47,6 +48,7 @@ class GitHubRestoreResult:
     pulls_created: int = 0
     issues_resumed: int = 0
     wiki_pushed: bool = False
+    settings_applied: int = 0
     comments_created: int = 0
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -103,6 +105,9 @@ def restore_to_github(
         result.refs_pushed = _push(snapshot, git, client, item, destination, progress)
         branches = {ref.removeprefix("refs/heads/") for ref in item.git.get("tips") or {} if ref.startswith("refs/heads/")}
         _set_default_branch(client, destination, str(item.summary.get("default_branch") or ""), branches, result)
+        settings = snapshot.settings(item)
+        if settings is not None:
+            result.settings_applied = apply_settings(client, destination, settings, branches, result.notes)
     if item.wiki.get("state") == "populated":
         result.wiki_pushed = _push_wiki(snapshot, git, client, item, destination, result, progress)
     _recreate_labels(client, destination, metadata.get("labels") or [], result)
