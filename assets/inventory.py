@@ -11,6 +11,7 @@ from assets import protections
 from assets.capture import Capture
 from assets.common import backup_step
 from assets.policy import BackupPolicy
+from assets.release_assets import AssetBudget, capture_release_assets
 from resources import names
 from resources.audit import AuditLogResource, canonical_json
 from resources.clock import Clock
@@ -63,12 +64,17 @@ def capture_inventory(capture: Capture, github: GitHubAppResource, context: Asse
     entries: list[dict[str, Any]] = []
     yesterday = {str(entry.get("id")): entry for entry in (previous.body.get("repositories") or [])} if previous else {}
     settings_read = 0
+    budget = AssetBudget(policy.release_assets_max_bytes)
     for raw in sorted(client.repositories(), key=lambda repo: repo["id"]):
         entry: dict[str, Any] = {field: raw.get(field) for field in SUMMARY_FIELDS}
         try:
             names.full_name(raw["full_name"])
-            ref = capture.put(canonical_json(repository_metadata(client, raw)))
+            metadata = repository_metadata(client, raw)
+            ref = capture.put(canonical_json(metadata))
             entry.update(blob=ref.id, blob_size=ref.size)
+            entry["release_assets"] = capture_release_assets(
+                capture, client, raw["full_name"], metadata["releases"],
+                yesterday.get(str(raw["id"]), {}).get("release_assets"), budget)
             settings, read_on = protections.last_read(yesterday.get(str(raw["id"])))
             if settings is None or policy.full_read_due(raw["id"], capture.date, read_on):
                 found = capture.put(canonical_json(protections.read_protections(client, raw["full_name"])))
@@ -90,6 +96,9 @@ def capture_inventory(capture: Capture, github: GitHubAppResource, context: Asse
     client.etag_cache = None  # the client is shared with the other assets of the snapshot: the cache is ours
     capture.commit("inventory", {"installation_id": client.installation.id, "repositories": entries,
                                  "api_requests": requests, "etag_cache": {"blob": cache.id, "size": cache.size}})
+    if budget.skipped:
+        context.log.warning(f"{budget.skipped} release asset(s) of {capture.customer} not kept: they would pass the "
+                            f"cap of {budget.max_bytes} bytes (BACKHUB_RELEASE_ASSETS_MAX_BYTES)")
     skipped = sum(1 for entry in entries if "reason" in entry)
     return dg.MaterializeResult(
         metadata=capture.metadata(
@@ -98,6 +107,8 @@ def capture_inventory(capture: Capture, github: GitHubAppResource, context: Asse
             repositories=dg.MetadataValue.int(len(entries)),
             skipped=dg.MetadataValue.int(skipped),
             settings_read=dg.MetadataValue.int(settings_read),
+            release_asset_bytes=dg.MetadataValue.int(budget.used),
+            release_assets_over_cap=dg.MetadataValue.int(budget.skipped),
             private=dg.MetadataValue.int(sum(1 for entry in entries if entry.get("private"))),
             archived=dg.MetadataValue.int(sum(1 for entry in entries if entry.get("archived"))),
         )

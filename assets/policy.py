@@ -35,6 +35,9 @@ class BackupPolicy(dg.ConfigurableResource):
     # snapshot. Each repository's full read falls on its own day of the cycle (a stable hash of its
     # id), so the full reads spread evenly over the days instead of all landing on one.
     full_read_days: int = 7
+    # The most release-asset bytes one customer's snapshot keeps; an asset past it is recorded as
+    # skipped with its reason (a hit is never silent).
+    release_assets_max_bytes: int = 10 * 1024**3
 
     def full_read_slot(self, repository_id: int | str) -> int:
         """The day of the ``full_read_days`` cycle on which this repository is read whole."""

@@ -52,6 +52,7 @@ class Settings:
     # The BACKHUB_ALERT_* variables (resources/alerts.py reads their meaning). They hold secrets: not in repr.
     alert_variables: Mapping[str, str] = field(default_factory=dict, repr=False)
     full_read_days: int = 7  # every repository's issues are read whole at least this often
+    release_assets_max_bytes: int = 10 * 1024**3  # per customer and snapshot; past it, skipped and recorded
     # The GitHub App's webhook secret (BACKHUB_WEBHOOK_SECRET): only `backhub webhooks serve` reads it.
     # A secret: never in repr, never passed on to child processes by environment().
     webhook_secret: str | None = field(default=None, repr=False)
@@ -106,6 +107,7 @@ class Settings:
             ui_url=(env.get("BACKHUB_UI_URL") or DEFAULT_UI_URL).rstrip("/"),
             alert_variables={name: value for name, value in env.items() if name.startswith(ALERT_PREFIX) and value},
             full_read_days=_whole_number(env, "BACKHUB_FULL_READ_DAYS", 7, low=1, high=365),
+            release_assets_max_bytes=_whole_number(env, "BACKHUB_RELEASE_ASSETS_MAX_BYTES", 10 * 1024**3, low=0),
             webhook_secret=env.get("BACKHUB_WEBHOOK_SECRET") or None,
             change_log_path=env.get("BACKHUB_CHANGE_LOG_PATH") or str(home_path / "change-log.sqlite"),
             set_variables=frozenset(name for name, value in env.items() if name.startswith("BACKHUB_") and value),
@@ -135,6 +137,7 @@ class Settings:
             "BACKHUB_MISSED_BACKUP_DEADLINE_HOURS": str(self.missed_backup_deadline_hours),
             "BACKHUB_UI_URL": self.ui_url,
             "BACKHUB_FULL_READ_DAYS": str(self.full_read_days),
+            "BACKHUB_RELEASE_ASSETS_MAX_BYTES": str(self.release_assets_max_bytes),
             "BACKHUB_CHANGE_LOG_PATH": self.change_log_path,
             **self.alert_variables,
         }

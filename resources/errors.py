@@ -11,7 +11,8 @@
     │   ├── StorageError            the object store refused a request for good
     │   │   └── ObjectNotFoundError the object does not exist
     │   ├── GitHubError             GitHub refused the request (not found, forbidden, bad credentials)
-    │   │   └── RemoteNotFoundError the remote repository or wiki does not exist
+    │   │   ├── RemoteNotFoundError the remote repository or wiki does not exist
+    │   │   └── DownloadTooLargeError a download ran past the size it was allowed
     │   ├── GitCommandError         a local git command failed (not about the remote or integrity)
     │   ├── AlertRefusedError       an alert channel refused for good (bad token, unknown channel)
     │   ├── RestoreRefusedError     a restore would overwrite something and was not told to
@@ -90,6 +91,10 @@ class ObjectNotFoundError(StorageError):
 
 class RemoteNotFoundError(GitHubError):
     """The remote repository or wiki does not exist (or is not visible to this installation)."""
+
+
+class DownloadTooLargeError(GitHubError):
+    """A download (a release asset) ran past the number of bytes it was allowed."""
 
 
 class GitCommandError(PermanentError):

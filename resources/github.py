@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequenc
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import dagster as dg
 import requests
@@ -36,7 +36,7 @@ from github.Requester import Requester
 from pydantic import PrivateAttr
 
 from resources import names
-from resources.errors import ConfigurationError, GitHubError
+from resources.errors import ConfigurationError, DownloadTooLargeError, GitHubError
 from resources.github_pacing import Pacer, Reply, RetryPolicy, TransientError, server_time
 
 USER_AGENT = "backhub-pipeline"
@@ -237,6 +237,32 @@ class _Api:
         return Reply(
             status=status, headers={k.lower(): str(v) for k, v in response_headers.items()}, body=text
         )
+
+    def download(self, url: str, sink: BinaryIO, limit: int) -> Reply:
+        """Stream a binary answer (``Accept: application/octet-stream``, following GitHub's 302) into
+        ``sink``, rewound first so a retry starts over; more than ``limit`` bytes is refused."""
+        try:
+            status, response_headers, chunks = self._requester.getStream(url, chunk_size=1 << 20)
+            sink.seek(0)
+            sink.truncate()
+            total = 0
+            for chunk in chunks:
+                total += len(chunk)
+                if total > limit:
+                    raise DownloadTooLargeError(f"GET {_path_of(url)}: more than {limit} bytes")
+                sink.write(chunk)
+        except requests.exceptions.HTTPError as exc:  # getStream's raise_for_status
+            response = exc.response
+            return Reply(status=response.status_code,
+                         headers={k.lower(): str(v) for k, v in response.headers.items()}, body=response.text[:2000])
+        except (
+            requests.exceptions.ConnectionError,
+            requests.exceptions.Timeout,
+            requests.exceptions.ChunkedEncodingError,
+            requests.exceptions.ContentDecodingError,
+        ) as exc:
+            raise TransientError(_describe(exc)) from exc
+        return Reply(status=status, headers={k.lower(): str(v) for k, v in response_headers.items()}, body="")
 
 
 def _describe(exc: BaseException) -> str:
@@ -756,6 +782,15 @@ class InstallationClient(_RestSession):
 
     def autolinks(self, full_name: str) -> list[dict] | None:
         return self._optional_list(f"{self._repo_path(full_name)}/autolinks")
+
+    def download_release_asset(self, full_name: str, asset_id: int, sink: BinaryIO, limit: int) -> int:
+        """A release asset's bytes into ``sink``; how many. Paced and retried like every request;
+        ``DownloadTooLargeError`` past ``limit`` bytes."""
+        path = f"{self._repo_path(full_name)}/releases/assets/{int(asset_id)}"
+        self.token()  # minted before the Pacer's first attempt, like the JSON calls
+        reply = self._pacer.send(f"GET {path}", lambda: self._token_api.download(path, sink, limit))
+        self._check("GET", path, reply)
+        return sink.tell()
 
     def _optional_list(self, path: str, params: dict[str, Any] | None = None, *, key: str | None = None
                        ) -> list[dict] | None:

@@ -138,6 +138,9 @@ def body_blobs(asset: str, body: dict[str, Any]) -> dict[str, int]:
             settings = entry.get("settings") or {}
             if "blob" in settings:
                 found[settings["blob"]] = int(settings.get("size", 0))
+            for asset in entry.get("release_assets") or []:
+                if "blob" in asset:
+                    found[asset["blob"]] = int(asset.get("size", 0))
         cache = body.get("etag_cache") or {}
         if "blob" in cache:  # stored with the snapshot like any blob, so counted in its logical size
             found[cache["blob"]] = int(cache.get("size", 0))

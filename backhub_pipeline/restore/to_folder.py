@@ -214,6 +214,12 @@ def _restore_repository(snapshot: Snapshot, git: Git, item: RepositorySnapshot, 
     settings = snapshot.settings(item)
     if settings is not None:
         _write_json(folder / "settings.json", settings)
+    for asset in item.summary.get("release_assets") or []:
+        if "blob" in asset:
+            target = folder / "releases" / _path_part(asset.get("tag"), f"release-{asset['release_id']}") \
+                / _path_part(asset.get("name"), f"asset-{asset['id']}")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            snapshot.store.copy_blob_to(snapshot.customer, asset["blob"], target)
     if "chunks" in item.issues:
         issues_dir = folder / "issues"
         issues_dir.mkdir()
@@ -249,3 +255,9 @@ def restore_git(snapshot: Snapshot, git: Git, entry: dict[str, Any], into: Path,
 
 def _write_json(path: Path, value: Any) -> None:
     path.write_text(json.dumps(value, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def _path_part(name: Any, fallback: str) -> str:
+    """A tag or asset name as one folder or file name: "/" kept as %2F; ".", ".." or empty fall back."""
+    text = str(name or "").replace("%", "%25").replace("/", "%2F").replace("\\", "%5C").replace("\0", "")
+    return fallback if text in ("", ".", "..") else text
