@@ -49,7 +49,13 @@ def root_cause(error: Any) -> str:
         chain.append(chain[-1].cause)
     ours = [link for link in chain if link.cls_name in BACKHUB_ERRORS]
     error = ours[-1] if ours else chain[-1]
-    lines = [line.strip() for line in error.message.strip().splitlines() if line.strip()]
+    message = error.message.strip()
+    # Dagster's message starts with the class's dotted name ("resources.errors.StorageError: ..."):
+    # the operator needs the cause and the remedy, not where the class lives.
+    head, separator, rest = message.partition(": ")
+    if separator and head.rsplit(".", 1)[-1] == error.cls_name:
+        message = rest
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
     return " ".join(lines) if len(" ".join(lines)) <= 300 else lines[0] if lines else "failed"
 
 

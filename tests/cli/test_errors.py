@@ -43,6 +43,7 @@ def test_a_full_disk_is_named_as_one_not_as_an_encryption_failure(world: World, 
     assert "Traceback" not in done.stdout + done.stderr
     assert len(done.stdout.splitlines()) <= 3, done.stdout  # the table, no log lines
     assert one_line(done.stderr).startswith("zoe-dev: FAILED (")  # the progress line, nothing else
+    assert "resources.errors" not in done.stdout + done.stderr  # the cause, not where its class lives
 
 
 def test_a_traceback_only_with_verbose(world: World, tmp_path: Path) -> None:
