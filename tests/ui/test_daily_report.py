@@ -92,6 +92,8 @@ def test_a_day_with_a_committed_a_failed_and_a_missing_customer(backhub) -> None
         assert isinstance(again, dg.SkipReason)
 
         report = defs().resolve_job_def("daily_report_job").execute_in_process(instance=instance, partition_key=today)
+        # Once the report is built after the runs ended, the same runs never ask for it again.
+        assert isinstance(daily_report_sensor(dg.build_sensor_context(instance=instance)), dg.SkipReason)
         (materialization,) = report.asset_materializations_for_node("daily_report")
         metadata = materialization.metadata
         table = metadata["customers"]
