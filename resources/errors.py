@@ -11,7 +11,8 @@
     │   ├── StorageError            the object store refused a request for good
     │   │   └── ObjectNotFoundError the object does not exist
     │   ├── GitHubError             GitHub refused the request (not found, forbidden, bad credentials)
-    │   │   └── RemoteNotFoundError the remote repository or wiki does not exist
+    │   │   ├── RemoteNotFoundError the remote repository or wiki does not exist
+    │   │   └── RemoteCorruptError  the remote repository's own data is damaged (GitHub must repair it)
     │   ├── GitCommandError         a local git command failed (not about the remote or integrity)
     │   ├── AlertRefusedError       an alert channel refused for good (bad token, unknown channel)
     │   ├── RestoreRefusedError     a restore would overwrite something and was not told to
@@ -90,6 +91,10 @@ class ObjectNotFoundError(StorageError):
 
 class RemoteNotFoundError(GitHubError):
     """The remote repository or wiki does not exist (or is not visible to this installation)."""
+
+
+class RemoteCorruptError(GitHubError):
+    """The remote could not send a repository's objects: its copy is damaged (``unable to read <sha>``)."""
 
 
 class GitCommandError(PermanentError):
