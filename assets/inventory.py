@@ -7,19 +7,13 @@ from typing import Any
 import dagster as dg
 from dagster import AssetExecutionContext
 
+from assets.bodies import SUMMARY_FIELDS, BlobLink, InventoryBody, InventoryEntry
 from assets.capture import Capture
-from assets.common import backup_step
-from assets.policy import BackupPolicy
 from resources import names
-from resources.audit import AuditLogResource, canonical_json
-from resources.clock import Clock
+from resources.canonical import canonical_json
 from resources.errors import GitHubError, IntegrityError, InvalidNameError
 from resources.github import GitHubAppResource, InstallationClient
-from resources.snapshot_store import SnapshotStoreResource
-
-# Fields copied from the repository object into the manifest, for the other assets and for listings.
-SUMMARY_FIELDS = ("id", "full_name", "private", "fork", "archived", "disabled", "has_wiki", "has_issues",
-                  "default_branch", "size", "pushed_at")
+from resources.snapshot_store import Manifest
 
 
 def repository_metadata(client: InstallationClient, raw: dict[str, Any]) -> dict[str, Any]:
@@ -35,49 +29,35 @@ def repository_metadata(client: InstallationClient, raw: dict[str, Any]) -> dict
     }
 
 
-def back_up_inventory(
-    context: AssetExecutionContext,
-    *,
-    github: GitHubAppResource,
-    store: SnapshotStoreResource,
-    clock: Clock,
-    policy: BackupPolicy,
-    audit: AuditLogResource,
-) -> dg.MaterializeResult:
-    """The ``inventory`` step of a snapshot (``assets/snapshot.py``)."""
-    log = audit.get_client()
-    with backup_step(context, "inventory", log):
-        return capture_inventory(Capture(context, store.get_client(), clock, policy, log), github, context)
-
-
 def capture_inventory(capture: Capture, github: GitHubAppResource, context: AssetExecutionContext) -> dg.MaterializeResult:
+    """The ``inventory`` step of a snapshot (``assets/snapshot.py``)."""
     client = github.get_client().installation_for(capture.customer)
     # Yesterday's ETags (and the bodies they name) make today's unchanged answers 304s, which cost
     # no rate limit; the cache is stored encrypted like everything else, and referenced here.
     previous = capture.previous("inventory")
-    cache_blob = (previous.body.get("etag_cache") or {}).get("blob") if previous else None
-    client.etag_cache = _etag_cache(capture, cache_blob, context) if cache_blob else {}
+    client.etag_cache = _etag_cache(capture, previous, context) if previous else {}
     before = client.requests_made
-    entries: list[dict[str, Any]] = []
+    entries: list[InventoryEntry] = []
     for raw in sorted(client.repositories(), key=lambda repo: repo["id"]):
-        entry: dict[str, Any] = {field: raw.get(field) for field in SUMMARY_FIELDS}
+        summary = {name: raw.get(name) for name in SUMMARY_FIELDS}
         try:
             names.full_name(raw["full_name"])
             ref = capture.put(canonical_json(repository_metadata(client, raw)))
-            entry.update(blob=ref.id, blob_size=ref.size)
+            entry = InventoryEntry(raw["id"], raw["full_name"], summary, blob=ref.id, blob_size=ref.size)
         except InvalidNameError as exc:
-            entry["reason"] = f"skipped: {exc}"
+            entry = InventoryEntry(raw["id"], raw["full_name"], summary, reason=f"skipped: {exc}")
             context.log.warning(f"skipping repository id {raw.get('id')}: {exc}")
         except GitHubError as exc:
             if exc.status not in (404, 410):
                 raise
-            entry["reason"] = f"gone: GitHub answered {exc.status} while reading its metadata"
+            entry = InventoryEntry(raw["id"], raw["full_name"], summary,
+                                   reason=f"gone: GitHub answered {exc.status} while reading its metadata")
         entries.append(entry)
     requests = client.requests_made - before
-    cache = capture.put(canonical_json(client.etag_cache))
-    capture.commit("inventory", {"installation_id": client.installation.id, "repositories": entries,
-                                 "api_requests": requests, "etag_cache": {"blob": cache.id, "size": cache.size}})
-    skipped = sum(1 for entry in entries if "reason" in entry)
+    stored = capture.put(canonical_json(client.etag_cache))
+    capture.commit("inventory", InventoryBody(installation_id=client.installation.id, repositories=tuple(entries),
+                                              api_requests=requests, etag_cache=BlobLink(stored.id, stored.size)))
+    skipped = sum(1 for entry in entries if entry.reason)
     return dg.MaterializeResult(
         metadata=capture.metadata(
             api_requests=requests,
@@ -90,16 +70,14 @@ def capture_inventory(capture: Capture, github: GitHubAppResource, context: Asse
     )
 
 
-def _etag_cache(capture: Capture, blob: str, context: AssetExecutionContext) -> dict[str, Any]:
+def _etag_cache(capture: Capture, previous: Manifest, context: AssetExecutionContext) -> dict[str, Any]:
     """Yesterday's ETags; a cache, so an unreadable one is a miss (a full read), never a failure."""
     try:
-        cache = json.loads(capture.store.read_blob(capture.customer, blob))
+        link = InventoryBody.of(previous).etag_cache
+        if link is None:
+            return {}
+        cache = json.loads(capture.store.read_blob(capture.customer, link.blob))
     except (IntegrityError, ValueError) as exc:
-        context.log.warning(f"ETag cache blob {blob} unreadable, reading everything afresh: {exc}")
+        context.log.warning(f"ETag cache of {previous.date} unreadable, reading everything afresh: {exc}")
         return {}
     return cache if isinstance(cache, dict) else {}
-
-
-def backed_up_repositories(inventory_body: dict[str, Any]) -> list[dict[str, Any]]:
-    """The inventory entries the other assets must cover (those with a recorded reason are reported as such)."""
-    return list(inventory_body.get("repositories", []))

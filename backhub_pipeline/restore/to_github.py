@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from assets.issues import read_records
+from assets.bodies import read_records
 from backhub_pipeline.restore.issue_markdown import login, timeline
 from backhub_pipeline.restore.snapshot import Progress, RepositorySnapshot, Snapshot, quiet
 from backhub_pipeline.restore.to_folder import restore_git
@@ -92,16 +92,16 @@ def restore_to_github(
     if existing is None:
         progress(f"create {destination}")
         _create_repository(client, owner, name, item, metadata, snapshot.date)
-    if "reason" in item.git:
-        result.notes.append(f"no git data: {item.git['reason']}")
+    if item.git.unavailable:
+        result.notes.append(f"no git data: {item.git.unavailable}")
     else:
         result.refs_pushed = _push(snapshot, git, client, item, destination, progress)
-    if item.wiki.get("state") == "populated":
+    if item.wiki.state == "populated":
         result.notes.append("wiki not pushed: GitHub creates a wiki's repository only when its first page is "
-                            "saved; push DIR/<owner>/<repo>.wiki.git from a folder restore after that")
+                            "saved; push DIR/<owner>/<repo>/wiki.git from a folder restore after that")
     _recreate_labels(client, destination, metadata.get("labels") or [], result)
     milestones = _recreate_milestones(client, destination, metadata.get("milestones") or [], result)
-    if "chunks" in item.issues:
+    if item.issues.chunks is not None:
         _recreate_issues(snapshot, client, item, destination, milestones, result, progress)
     result.seconds = round(time.monotonic() - started, 3)
     return result
@@ -127,14 +127,14 @@ def _create_repository(client: InstallationClient, owner: str, name: str, item: 
 
 def _push(snapshot: Snapshot, git: Git, client: InstallationClient, item: RepositorySnapshot, destination: str,
           progress: Progress) -> int:
-    tips = item.git.get("tips") or {}
+    tips = item.git.refs
     pushable = {ref: sha for ref, sha in tips.items() if not ref.startswith("refs/pull/")}
     if not pushable:
         return 0
     namespaces = sorted({"/".join(ref.split("/")[:2]) for ref in pushable})
     with tempfile.TemporaryDirectory(prefix="backhub-push-") as scratch:
         local = Path(scratch) / "repo.git"
-        progress(f"rebuild {item.full_name} from {len(item.git.get('chain') or [])} bundle(s)")
+        progress(f"rebuild {item.full_name} from {len(item.git.links)} bundle(s)")
         restore_git(snapshot, git, item.git, local, item.full_name)
         progress(f"push {len(pushable)} refs to {destination}")
         git.push(local, client.git_url(destination), client.git_environment(),

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -63,20 +64,26 @@ def one_line(stderr: str) -> str:
     return lines[0]
 
 
+def new_home(home: Path, emulator: Any) -> dict[str, str]:
+    """An initialised installation in ``home`` against ``emulator``: the environment its commands need."""
+    info = emulator.info
+    home.mkdir()
+    shutil.copyfile(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
+    env = {"DAGSTER_HOME": str(home), "BACKHUB_GITHUB_API_URL": info["api_url"],
+           "BACKHUB_GITHUB_APP_ID": str(info["app_id"]),
+           "BACKHUB_GITHUB_APP_PRIVATE_KEY_PATH": info["private_key_path"]}
+    initialised = backhub("init", env=env)  # a new installation's first step: its master key
+    assert initialised.returncode == 0, initialised.stderr
+    return env
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     tmp = tmp_path_factory.mktemp("cli")
     emulator = start_emulator(tmp / "emulator")
     try:
-        info = emulator.info
         home = tmp / "home"
-        home.mkdir()
-        shutil.copyfile(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
-        env = {"DAGSTER_HOME": str(home), "BACKHUB_GITHUB_API_URL": info["api_url"],
-               "BACKHUB_GITHUB_APP_ID": str(info["app_id"]),
-               "BACKHUB_GITHUB_APP_PRIVATE_KEY_PATH": info["private_key_path"]}
-        initialised = backhub("init", env=env)  # a new installation's first step: its master key
-        assert initialised.returncode == 0, initialised.stderr
+        env = new_home(home, emulator)
         done = backhub("backup", "--customer", CUSTOMER, "--json", env=env)
         assert done.returncode == 0, done.stderr
         import json
