@@ -8,7 +8,6 @@ from its own recorded metadata and check evaluations.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import difflib
 import json
 import sys
@@ -87,12 +86,13 @@ def backup_date(settings: Settings, value: str | None) -> str:
     from resources import names
 
     clock = wiring.clock(settings)
+    policy = BackupPolicy(retention_days=settings.retention_days)
     date = names.date(value) if value else clock.today()
     try:
-        BackupPolicy(retention_days=settings.retention_days).check_date(date, clock)
+        policy.check_date(date, clock)
     except DateOutsideWindowError as exc:
-        oldest = clock.now().date() - dt.timedelta(days=settings.retention_days - 1)
-        raise DateOutsideWindowError(f"{exc}; give a --date from {oldest} to {clock.today()}") from None
+        oldest, today = policy.window(clock)
+        raise DateOutsideWindowError(f"{exc}; give a --date from {oldest} to {today}") from None
     return date
 
 
