@@ -7,6 +7,7 @@ builds the metadata an operator sees in the UI.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import threading
 import time
@@ -16,6 +17,7 @@ from typing import Any
 import dagster as dg
 from dagster import AssetExecutionContext
 
+from assets.bodies import Body
 from assets.partitions import SnapshotKey, check_snapshot_key, customers_of
 from assets.policy import BackupPolicy
 from resources.audit import AuditLog
@@ -31,6 +33,7 @@ class Capture:
                            lambda: customers_of(context.resources.github.get_client().installations()))
         self.store = store
         self.audit = audit
+        self.log = context.log
         self.actor = f"dagster run {context.run_id}"
         if not store.keyring.exists(self.customer):
             store.keyring.customer_keys(self.customer, create=True)
@@ -85,12 +88,10 @@ class Capture:
     def previous(self, asset: str) -> Manifest | None:
         return self.store.latest_manifest_before(self.customer, self.date, asset)
 
-    def commit(self, asset: str, body: dict[str, Any]) -> Manifest:
-        body = {
-            **body,
-            "capture_started_at": self.started_at.isoformat(),
-            "captured_at": self.clock.now().isoformat(),
-        }
+    def commit(self, asset: str, typed: Body) -> Manifest:
+        """Write ``typed`` (stamped with the capture's start and end) as the asset's manifest: the commit."""
+        body = dataclasses.replace(typed, capture_started_at=self.started_at.isoformat(),
+                                   captured_at=self.clock.now().isoformat()).to_json()
         manifest = self.store.write_manifest(self.customer, self.date, asset, body, sorted(self._sizes))
         # The record holds the manifest's digest: the anchor that shows a manifest later replaced by
         # an older copy of itself (docs/format.md section 8).

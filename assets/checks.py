@@ -17,14 +17,14 @@ every chain and blob on a weekly rotation.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import dagster as dg
 
+from assets.bodies import GitBody, GitEntry, InventoryBody, IssuesBody, IssuesEntry, decode_chunk
 from assets.issue_expectations import issues_table, validate_issues
-from assets.issues import decode_chunk
 from assets.partitions import SnapshotKey
 from assets.verification import (
     chain_problems,
@@ -36,7 +36,7 @@ from assets.verification import (
 )
 from resources.errors import IntegrityError, SnapshotNotFoundError
 from resources.git import Git
-from resources.snapshot_store import SnapshotStore
+from resources.snapshot_store import Manifest, SnapshotStore
 
 ERROR = dg.AssetCheckSeverity.ERROR
 
@@ -84,18 +84,18 @@ def git_data_restores(store: SnapshotStore, git: Git, key: SnapshotKey, asset: s
     """Each bundle written that day takes the chain to the recorded tips (restores and passes git fsck)."""
     manifest = store.read_manifest(key.customer, key.date, asset)
     previous = previous_manifest(store, manifest)
-    previous_entries: dict[str, Any] = previous.body.get("repositories", {}) if previous else {}
+    previous_entries = _previous_entries(previous)
     where = f"{key.customer}/{key.date}/{asset}"
     problems: list[str] = []
     counts = {"chains_reused": 0, "increments_proven": 0, "chains_restored": 0}
-    for repo_id, entry in manifest.body["repositories"].items():
-        if not entry.get("chain"):
+    for repo_id, entry in GitBody.of(manifest).repositories.items():
+        if not entry.chain:
             continue
         before = previous_entries.get(repo_id)
         if unchanged_since(entry, before):
             counts["chains_reused"] += 1
             continue
-        mirror = git.mirror_path(key.customer, entry["full_name"], wiki=asset == "wikis")
+        mirror = git.mirror_path(key.customer, entry.full_name, wiki=asset == "wikis")
         if increment_proven(git, store, key.customer, entry, before, mirror):
             counts["increments_proven"] += 1
             continue
@@ -104,21 +104,33 @@ def git_data_restores(store: SnapshotStore, git: Git, key: SnapshotKey, asset: s
     return _verdict(problems, counts)
 
 
+def _previous_entries(previous: Manifest | None) -> Mapping[str, GitEntry]:
+    """The previous day's entries; an unreadable body only makes the check restore more."""
+    try:
+        return GitBody.of(previous).repositories if previous else {}
+    except IntegrityError:
+        return {}
+
+
 def covers_inventory(store: SnapshotStore, git: Git, key: SnapshotKey, asset: str) -> tuple[bool, str | None, dict[str, Any]]:
-    """Every repository in the inventory has an entry, with data or an explicit recorded reason."""
-    listing = store.read_manifest(key.customer, key.date, "inventory")
-    entries = store.read_manifest(key.customer, key.date, asset).body["repositories"]
-    has_data = _HAS_DATA[asset]
+    """Every repository in the inventory has an entry, with data or an explicit recorded reason; a repository
+    whose capture failed (``failed`` in its entry) fails the check, named with its error."""
+    listing = InventoryBody.of(store.read_manifest(key.customer, key.date, "inventory")).repositories
+    manifest = store.read_manifest(key.customer, key.date, asset)
+    entries: Mapping[str, GitEntry | IssuesEntry] = (
+        IssuesBody.of(manifest) if asset == "issues" else GitBody.of(manifest)).repositories
     problems = []
-    for repo in listing.body["repositories"]:
-        entry = entries.get(str(repo["id"]))
+    for repo in listing:
+        entry = entries.get(repo.key)
         if entry is None:
-            problems.append(f"{repo['full_name']}: missing")
-        elif not has_data(entry) and not entry.get("reason"):
-            problems.append(f"{repo['full_name']}: no data and no recorded reason")
-    reasons = sum(1 for entry in entries.values() if entry.get("reason"))
+            problems.append(f"{repo.full_name}: missing")
+        elif entry.failed:
+            problems.append(f"{repo.full_name}: not backed up, {entry.failed}")
+        elif not entry.has_data and not entry.reason:
+            problems.append(f"{repo.full_name}: no data and no recorded reason")
+    reasons = sum(1 for entry in entries.values() if entry.reason)
     return not problems, problems[0] if problems else None, {
-        "repositories": len(listing.body["repositories"]), "with_recorded_reason": reasons, **_problems(problems)}
+        "repositories": len(listing), "with_recorded_reason": reasons, **_problems(problems)}
 
 
 def issue_table_is_valid(store: SnapshotStore, git: Git, key: SnapshotKey, asset: str) -> tuple[bool, str | None, dict[str, Any]]:
@@ -126,17 +138,20 @@ def issue_table_is_valid(store: SnapshotStore, git: Git, key: SnapshotKey, asset
     over the chunks written that day (an unchanged chunk is the blob that passed on its own day)."""
     manifest = store.read_manifest(key.customer, key.date, asset)
     written = set(written_that_day(manifest, previous_manifest(store, manifest)))
-    size = int(manifest.body.get("chunk_size") or 100)
+    body = IssuesBody.of(manifest)
+    size = body.chunk_size
     rows: list[tuple[str, dict[str, Any]]] = []
     strays: list[str] = []
     chunks = 0
-    for entry in manifest.body["repositories"].values():
-        for chunk_id, info in _new_chunks(entry, written):
+    for entry in body.repositories.values():
+        for chunk_id, info in (entry.chunks or {}).items():
+            if info.blob not in written:
+                continue
             chunks += 1
-            for number, record in sorted(decode_chunk(store.read_blob(key.customer, info["blob"])).items()):
+            for number, record in sorted(decode_chunk(store.read_blob(key.customer, info.blob)).items()):
                 if number // size != int(chunk_id):  # numbers are unique across chunks only if each is in its own
-                    strays.append(f"{entry['full_name']}#{number} stored in chunk {chunk_id}")
-                rows.append((entry["full_name"], record))
+                    strays.append(f"{entry.full_name}#{number} stored in chunk {chunk_id}")
+                rows.append((entry.full_name, record))
     outcomes = validate_issues(issues_table(rows))
     failed = [f"{o.expectation}: {o.unexpected_count} unexpected, e.g. {o.examples[:2]}" for o in outcomes if not o.success]
     if strays:
@@ -144,21 +159,6 @@ def issue_table_is_valid(store: SnapshotStore, git: Git, key: SnapshotKey, asset
     return not failed, "; ".join(failed) or None, {
         "chunks_validated": chunks, "rows_validated": len(rows),
         **{outcome.expectation: outcome.success for outcome in outcomes}}
-
-
-def _new_chunks(entry: dict[str, Any], written: set[str]) -> list[tuple[str, dict[str, Any]]]:
-    return [(chunk_id, info) for chunk_id, info in (entry.get("chunks") or {}).items() if info["blob"] in written]
-
-
-def _has_git_data(entry: dict[str, Any]) -> bool:
-    return "tips" in entry or "state" in entry
-
-
-_HAS_DATA: dict[str, Callable[[dict[str, Any]], bool]] = {
-    "repositories": _has_git_data,
-    "wikis": _has_git_data,
-    "issues": lambda entry: "chunks" in entry,
-}
 
 
 def _check(asset: str, name: str, evaluate: Callable[..., Any], *, blocking: bool = False,

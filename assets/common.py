@@ -13,7 +13,7 @@ import dagster as dg
 
 from assets.partitions import snapshot_partitions
 from resources.audit import AuditLog
-from resources.errors import PermanentError
+from resources.errors import GitCommandError, GitHubError, InvalidNameError, PermanentError
 
 # Transient faults (GitHub 5xx after the client's own retries, the store briefly unavailable) are
 # retried by Dagster as a whole step: blobs are content-addressed and the manifest is written last,
@@ -46,3 +46,13 @@ def backup_step(context: dg.AssetExecutionContext, asset: str, audit: AuditLog) 
         if isinstance(exc, PermanentError):
             raise dg.Failure(description=reason, allow_retries=False) from exc
         raise
+
+
+def repository_failure(exc: BaseException) -> str | None:
+    """What to record for one repository whose capture failed for good, so the others are still committed:
+    GitHub refusing that repository (403, 422, a corrupt remote), git failing on its data, a ref name we
+    refuse. None for anything else (transient faults, refused credentials, the store): the step fails.
+    The completeness check (``covers_inventory``) then fails naming the repository, and alerts fire."""
+    if isinstance(exc, GitHubError) and exc.status != 401 or isinstance(exc, GitCommandError | InvalidNameError):
+        return f"{type(exc).__name__}: {exc}"[:1000]
+    return None

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
 
+from assets.bodies import ChainLink, GitEntry
 from assets.capture import Capture
 from assets.policy import BackupPolicy
 from resources.errors import BackhubError
@@ -20,26 +20,26 @@ from resources.git import Git
 from resources.snapshot_store import SnapshotStore
 
 
-def download_chain(store: SnapshotStore, customer: str, chain: list[dict[str, Any]], into: Path) -> list[Path]:
+def download_chain(store: SnapshotStore, customer: str, chain: Iterable[ChainLink], into: Path) -> list[Path]:
     """Decrypt a chain's bundles to files, in order."""
     paths = []
     for index, link in enumerate(chain):
         path = into / f"{index:04d}.bundle"
-        store.copy_blob_to(customer, link["blob"], path)
+        store.copy_blob_to(customer, link.blob, path)
         paths.append(path)
     return paths
 
 
-def _needs_recut(git: Git, mirror: Path, previous: dict[str, Any], tips: dict[str, str], capture: Capture,
+def _needs_recut(git: Git, mirror: Path, previous: GitEntry, tips: dict[str, str], capture: Capture,
                  policy: BackupPolicy) -> str | None:
-    chain = previous.get("chain") or []
+    chain = previous.links
     if not chain:
         return "no previous chain"
     if len(chain) >= policy.max_chain_length:
         return f"chain has {len(chain)} bundles"
-    base_age = dt.date.fromisoformat(capture.date) - dt.date.fromisoformat(chain[0]["date"])
+    base_age = dt.date.fromisoformat(capture.date) - dt.date.fromisoformat(chain[0].date)
     if base_age.days >= policy.chain_recut_days:
-        old_tips = set(previous.get("tips", {}).values())
+        old_tips = set(previous.refs.values())
         try:
             if git.unreachable_since(mirror, old_tips, set(tips.values())):
                 return f"history rewritten and base is {base_age.days} days old"
@@ -48,19 +48,23 @@ def _needs_recut(git: Git, mirror: Path, previous: dict[str, Any], tips: dict[st
     return None
 
 
-def _unchanged_since(git: Git, url: str, credentials: Callable[[], dict[str, str]], previous: dict[str, Any],
-                     capture: Capture) -> dict[str, Any] | None:
+def _unchanged_since(git: Git, url: str, credentials: Callable[[], dict[str, str]], previous: GitEntry,
+                     capture: Capture, full_name: str) -> GitEntry | None:
     """Yesterday's entry again when the remote's refs are exactly its tips (one ref advertisement);
     None when anything moved or there is no usable previous entry."""
-    tips = previous.get("tips")
-    chain = list(previous.get("chain") or [])
+    tips = previous.tips
+    chain = previous.links
     if tips is None or (tips and not chain):
         return None
     if git.ls_remote(url, credentials) != tips:
         return None
+    _reuse(capture, chain)
+    return GitEntry(full_name, tips=dict(tips), chain=chain, bundle="unchanged" if tips else "empty", fetched=False)
+
+
+def _reuse(capture: Capture, chain: Iterable[ChainLink]) -> None:
     for link in chain:
-        capture.reuse(link["blob"], link["size"])
-    return {"tips": dict(tips), "chain": chain, "bundle": "unchanged" if tips else "empty", "fetched": False}
+        capture.reuse(link.blob, link.size)
 
 
 def snapshot_git(
@@ -71,41 +75,41 @@ def snapshot_git(
     mirror: Path,
     url: str,
     credentials: Callable[[], dict[str, str]],
-    previous: dict[str, Any] | None,
-) -> dict[str, Any]:
+    previous: GitEntry | None,
+    full_name: str,
+) -> GitEntry:
     """Fetch one repository (or wiki) into its mirror and extend or re-cut its bundle chain.
 
-    Returns the manifest entry: ``tips``, ``chain`` (ordered ``{blob, size, kind, date}``) and
+    Returns the manifest entry: ``tips``, ``chain`` (ordered links) and
     ``bundle`` (what happened today: ``full``, ``incremental``, ``unchanged`` or ``empty``). When the
     remote's refs equal the previous snapshot's tips, nothing is fetched, bundled or stored (and a cold
     mirror stays cold): the entry names yesterday's chain and says ``fetched: false``.
     """
-    previous = previous or {}
-    unchanged = _unchanged_since(git, url, credentials, previous, capture)
+    previous = previous or GitEntry(full_name)
+    unchanged = _unchanged_since(git, url, credentials, previous, capture, full_name)
     if unchanged is not None:
         return unchanged
     with tempfile.TemporaryDirectory(prefix="backhub-git-") as scratch_dir:
         scratch = Path(scratch_dir)
-        if not mirror.exists() and previous.get("chain"):
+        if not mirror.exists() and previous.links:
             # Cold cache: rebuild the mirror from yesterday's bundles so today's fetch is incremental.
-            bundles = download_chain(capture.store, capture.customer, previous["chain"], scratch)
-            git.seed_mirror(mirror, bundles, previous.get("tips", {}))
+            bundles = download_chain(capture.store, capture.customer, previous.links, scratch)
+            git.seed_mirror(mirror, bundles, previous.refs)
             for bundle in bundles:
                 bundle.unlink()
         tips = git.fetch_mirror(mirror, url, credentials)
         if not tips:
-            return {"tips": {}, "chain": [], "bundle": "empty"}
-        chain: list[dict[str, Any]] = list(previous.get("chain") or [])
-        if chain and tips == previous.get("tips"):
-            for link in chain:
-                capture.reuse(link["blob"], link["size"])
-            return {"tips": tips, "chain": chain, "bundle": "unchanged"}
+            return GitEntry(full_name, tips={}, chain=(), bundle="empty")
+        chain = list(previous.links)
+        if chain and tips == previous.tips:
+            _reuse(capture, chain)
+            return GitEntry(full_name, tips=tips, chain=tuple(chain), bundle="unchanged")
         reason = _needs_recut(git, mirror, previous, tips, capture, policy)
         out = scratch / "today.bundle"
         info = None
         if reason is None:
             try:
-                info = git.create_bundle(mirror, out, exclude=sorted(set(previous["tips"].values())))
+                info = git.create_bundle(mirror, out, exclude=sorted(set(previous.refs.values())))
                 kind = "incremental"
             except BackhubError as exc:  # e.g. yesterday's tips are not in this mirror: start afresh
                 reason = f"incremental bundle impossible: {exc}"
@@ -113,20 +117,17 @@ def snapshot_git(
             chain = []
             info = git.create_bundle(mirror, out)
             kind = "full"
-        for link in chain:
-            capture.reuse(link["blob"], link["size"])
+        _reuse(capture, chain)
         if info is None:  # refs moved or vanished without new objects: the recorded tips carry it
-            return {"tips": tips, "chain": chain, "bundle": "unchanged"}
+            return GitEntry(full_name, tips=tips, chain=tuple(chain), bundle="unchanged")
         ref = capture.put_file(info.path)
-        chain.append({"blob": ref.id, "size": ref.size, "kind": kind, "date": capture.date})
-        entry: dict[str, Any] = {"tips": tips, "chain": chain, "bundle": kind}
-        if reason is not None and previous.get("chain"):
-            entry["recut_reason"] = reason
-        return entry
+        chain.append(ChainLink(blob=ref.id, size=ref.size, kind=kind, date=capture.date))
+        return GitEntry(full_name, tips=tips, chain=tuple(chain), bundle=kind,
+                        recut_reason=reason if reason is not None and previous.links else None)
 
 
-def restore_chain(git: Git, store: SnapshotStore, customer: str, entry: dict[str, Any], into: Path) -> dict[str, str]:
+def restore_chain(git: Git, store: SnapshotStore, customer: str, entry: GitEntry, into: Path) -> dict[str, str]:
     """Rebuild a bare repository at ``into`` from a manifest entry; returns the refs it now has."""
     with tempfile.TemporaryDirectory(prefix="backhub-restore-") as scratch_dir:
-        bundles = download_chain(store, customer, entry.get("chain") or [], Path(scratch_dir))
-        return git.restore_chain(bundles, into, entry.get("tips") or {})
+        bundles = download_chain(store, customer, entry.links, Path(scratch_dir))
+        return git.restore_chain(bundles, into, entry.refs)

@@ -1,6 +1,7 @@
 """The customer's repositories and what GitHub says about each: the list every other asset follows."""
 
 
+import datetime as dt
 import json
 from typing import Any
 
@@ -8,20 +9,15 @@ import dagster as dg
 from dagster import AssetExecutionContext
 
 from assets import protections
+from assets.bodies import SUMMARY_FIELDS, BlobLink, InventoryBody, InventoryEntry, SettingsLink
 from assets.capture import Capture
-from assets.common import backup_step
 from assets.policy import BackupPolicy
 from assets.release_assets import AssetBudget, capture_release_assets
 from resources import names
-from resources.audit import AuditLogResource, canonical_json
-from resources.clock import Clock
+from resources.canonical import canonical_json
 from resources.errors import GitHubError, IntegrityError, InvalidNameError
 from resources.github import GitHubAppResource, InstallationClient
-from resources.snapshot_store import SnapshotStoreResource
-
-# Fields copied from the repository object into the manifest, for the other assets and for listings.
-SUMMARY_FIELDS = ("id", "full_name", "private", "fork", "archived", "disabled", "has_wiki", "has_issues",
-                  "default_branch", "size", "pushed_at")
+from resources.snapshot_store import Manifest
 
 
 def repository_metadata(client: InstallationClient, raw: dict[str, Any]) -> dict[str, Any]:
@@ -37,69 +33,56 @@ def repository_metadata(client: InstallationClient, raw: dict[str, Any]) -> dict
     }
 
 
-def back_up_inventory(
-    context: AssetExecutionContext,
-    *,
-    github: GitHubAppResource,
-    store: SnapshotStoreResource,
-    clock: Clock,
-    policy: BackupPolicy,
-    audit: AuditLogResource,
-) -> dg.MaterializeResult:
-    """The ``inventory`` step of a snapshot (``assets/snapshot.py``)."""
-    log = audit.get_client()
-    with backup_step(context, "inventory", log):
-        return capture_inventory(Capture(context, store.get_client(), clock, policy, log), github, context, policy)
-
-
 def capture_inventory(capture: Capture, github: GitHubAppResource, context: AssetExecutionContext,
                       policy: BackupPolicy) -> dg.MaterializeResult:
+    """The ``inventory`` step of a snapshot (``assets/snapshot.py``)."""
     client = github.installation_client(capture.customer)
     # Yesterday's ETags (and the bodies they name) make today's unchanged answers 304s, which cost
     # no rate limit; the cache is stored encrypted like everything else, and referenced here.
     previous = capture.previous("inventory")
-    cache_blob = (previous.body.get("etag_cache") or {}).get("blob") if previous else None
-    client.etag_cache = _etag_cache(capture, cache_blob, context) if cache_blob else {}
+    client.etag_cache = _etag_cache(capture, previous, context) if previous else {}
     before, not_modified = client.requests_made, client.not_modified
-    entries: list[dict[str, Any]] = []
-    yesterday = {str(entry.get("id")): entry for entry in (previous.body.get("repositories") or [])} if previous else {}
-    settings_read = 0
+    yesterday = {entry.key: entry for entry in InventoryBody.of(previous).repositories} if previous else {}
     budget = AssetBudget(policy.release_assets_max_bytes)
+    settings_read = 0
+    entries: list[InventoryEntry] = []
     for raw in sorted(client.repositories(), key=lambda repo: repo["id"]):
-        entry: dict[str, Any] = {field: raw.get(field) for field in SUMMARY_FIELDS}
+        summary = {name: raw.get(name) for name in SUMMARY_FIELDS}
         try:
             names.full_name(raw["full_name"])
             metadata = repository_metadata(client, raw)
             ref = capture.put(canonical_json(metadata))
-            entry.update(blob=ref.id, blob_size=ref.size)
-            entry["release_assets"] = capture_release_assets(
-                capture, client, raw["full_name"], metadata["releases"],
-                yesterday.get(str(raw["id"]), {}).get("release_assets"), budget)
-            settings, read_on = protections.last_read(yesterday.get(str(raw["id"])))
-            if settings is None or policy.full_read_due(raw["id"], capture.date, read_on):
+            earlier = yesterday.get(str(raw["id"]))
+            assets = capture_release_assets(capture, client, raw["full_name"], metadata["releases"],
+                                            earlier.release_assets if earlier else None, budget)
+            settings = earlier.settings if earlier else None
+            if settings is None or policy.full_read_due(raw["id"], capture.date,
+                                                        dt.date.fromisoformat(settings.read_on)):
                 found = capture.put(canonical_json(protections.read_protections(client, raw["full_name"])))
-                settings = {"blob": found.id, "size": found.size, "read_on": capture.date}
+                settings = SettingsLink(found.id, found.size, capture.date)
                 settings_read += 1
             else:
-                capture.reuse(settings["blob"], int(settings["size"]))
-            entry["settings"] = settings
+                capture.reuse(settings.blob, settings.size)
+            entry = InventoryEntry(raw["id"], raw["full_name"], summary, blob=ref.id, blob_size=ref.size,
+                                   settings=settings, release_assets=assets)
         except InvalidNameError as exc:
-            entry["reason"] = f"skipped: {exc}"
+            entry = InventoryEntry(raw["id"], raw["full_name"], summary, reason=f"skipped: {exc}")
             context.log.warning(f"skipping repository id {raw.get('id')}: {exc}")
         except GitHubError as exc:
             if exc.status not in (404, 410):
                 raise
-            entry["reason"] = f"gone: GitHub answered {exc.status} while reading its metadata"
+            entry = InventoryEntry(raw["id"], raw["full_name"], summary,
+                                   reason=f"gone: GitHub answered {exc.status} while reading its metadata")
         entries.append(entry)
     requests = client.requests_made - before
-    cache = capture.put(canonical_json(client.etag_cache))
+    stored = capture.put(canonical_json(client.etag_cache))
     client.etag_cache = None  # the client is shared with the other assets of the snapshot: the cache is ours
-    capture.commit("inventory", {"installation_id": client.installation.id, "repositories": entries,
-                                 "api_requests": requests, "etag_cache": {"blob": cache.id, "size": cache.size}})
+    capture.commit("inventory", InventoryBody(installation_id=client.installation.id, repositories=tuple(entries),
+                                              api_requests=requests, etag_cache=BlobLink(stored.id, stored.size)))
     if budget.skipped:
         context.log.warning(f"{budget.skipped} release asset(s) of {capture.customer} not kept: they would pass the "
                             f"cap of {budget.max_bytes} bytes (BACKHUB_RELEASE_ASSETS_MAX_BYTES)")
-    skipped = sum(1 for entry in entries if "reason" in entry)
+    skipped = sum(1 for entry in entries if entry.reason)
     return dg.MaterializeResult(
         metadata=capture.metadata(
             api_requests=requests,
@@ -115,16 +98,14 @@ def capture_inventory(capture: Capture, github: GitHubAppResource, context: Asse
     )
 
 
-def _etag_cache(capture: Capture, blob: str, context: AssetExecutionContext) -> dict[str, Any]:
+def _etag_cache(capture: Capture, previous: Manifest, context: AssetExecutionContext) -> dict[str, Any]:
     """Yesterday's ETags; a cache, so an unreadable one is a miss (a full read), never a failure."""
     try:
-        cache = json.loads(capture.store.read_blob(capture.customer, blob))
+        link = InventoryBody.of(previous).etag_cache
+        if link is None:
+            return {}
+        cache = json.loads(capture.store.read_blob(capture.customer, link.blob))
     except (IntegrityError, ValueError) as exc:
-        context.log.warning(f"ETag cache blob {blob} unreadable, reading everything afresh: {exc}")
+        context.log.warning(f"ETag cache of {previous.date} unreadable, reading everything afresh: {exc}")
         return {}
     return cache if isinstance(cache, dict) else {}
-
-
-def backed_up_repositories(inventory_body: dict[str, Any]) -> list[dict[str, Any]]:
-    """The inventory entries the other assets must cover (those with a recorded reason are reported as such)."""
-    return list(inventory_body.get("repositories", []))

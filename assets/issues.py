@@ -15,25 +15,29 @@ everything again, which is how deleted issues and comments (invisible to ``since
 
 
 import datetime as dt
-import json
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import dagster as dg
-from dagster import AssetExecutionContext
 
+from assets.bodies import (
+    COUNT_KEYS,
+    InventoryBody,
+    InventoryEntry,
+    IssueChunk,
+    IssuesBody,
+    IssuesEntry,
+    chunk_counts,
+    decode_chunk,
+    encode_chunk,
+)
 from assets.capture import Capture
-from assets.common import backup_step
+from assets.common import repository_failure
 from assets.policy import BackupPolicy
-from resources.audit import AuditLogResource, canonical_json
-from resources.clock import Clock
 from resources.errors import GitHubError
 from resources.github import GitHubAppResource, InstallationClient
-from resources.snapshot_store import SnapshotStore, SnapshotStoreResource
-
-COUNT_KEYS = ("issues", "pull_requests", "comments", "reviews", "review_comments")
 
 
 def number_from_url(url: str) -> int:
@@ -102,37 +106,7 @@ def apply_updates(records: dict[int, dict[str, Any]], updates: Updates, numbers:
             record["reviews"] = sorted(updates.reviews[number], key=lambda review: review["id"])
 
 
-def encode_chunk(records: dict[int, dict[str, Any]]) -> bytes:
-    return b"".join(canonical_json(records[number]) + b"\n" for number in sorted(records))
-
-
-def decode_chunk(data: bytes) -> dict[int, dict[str, Any]]:
-    records = {}
-    for line in data.splitlines():
-        if line.strip():
-            record = json.loads(line)
-            records[record["number"]] = record
-    return records
-
-
-def chunk_counts(records: dict[int, dict[str, Any]]) -> dict[str, int]:
-    counts = dict.fromkeys(COUNT_KEYS, 0)
-    for record in records.values():
-        issue = record.get("issue") or {}
-        counts["pull_requests" if ("pull_request" in issue or "pull" in record) else "issues"] += 1
-        counts["comments"] += len(record["comments"])
-        counts["reviews"] += len(record["reviews"])
-        counts["review_comments"] += len(record["review_comments"])
-    return counts
-
-
-def read_records(store: SnapshotStore, customer: str, entry: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """Every stored record of one repository's issues entry, in number order."""
-    for chunk_id in sorted(entry.get("chunks", {}), key=int):
-        yield from decode_chunk(store.read_blob(customer, entry["chunks"][chunk_id]["blob"])).values()
-
-
-def _tops(latest: dict[str, Any]) -> dict[str, Any]:
+def _tops(latest: Mapping[str, Any]) -> dict[str, Any]:
     return {kind: (probe or {}).get("top") for kind, probe in latest.items()}
 
 
@@ -141,11 +115,11 @@ def snapshot_issues(
     capture: Capture,
     policy: BackupPolicy,
     full_name: str,
-    previous: dict[str, Any] | None,
+    previous: IssuesEntry | None,
     *,
     repository_id: int | str,
     searched: bool | None = None,
-) -> dict[str, Any]:
+) -> IssuesEntry:
     """Capture one repository's issues entry: chunks, counts, and the watermark for tomorrow.
 
     First the change probe (``InstallationClient.latest_updates``, taken before any read so that a
@@ -160,39 +134,39 @@ def snapshot_issues(
     day search cannot answer), and a quiet repository's watermark moves on to this capture: search
     saw nothing updated since before the previous watermark.
     """
-    previous = previous or {}
-    full_read_at = previous.get("full_read_at")
+    previous = previous or IssuesEntry(full_name)
+    full_read_at = previous.full_read_at
     last_full = _parse_time(full_read_at).date() if full_read_at else None
-    incremental = bool(previous.get("chunks") is not None and previous.get("watermark")
+    incremental = bool(previous.chunks is not None and previous.watermark
                        and not policy.full_read_due(repository_id, capture.date, last_full))
-    earlier = previous.get("probe")
+    earlier = dict(previous.probe) if previous.probe else None
     if searched is None:
         latest = client.latest_updates(full_name, earlier)
     else:
         latest = {"issues": (earlier or {}).get("issues"),
                   **client.latest_updates(full_name, earlier, kinds=("comments", "review_comments"))}
     if incremental and earlier and not searched and _tops(latest) == _tops(earlier):
-        for info in previous["chunks"].values():
-            capture.reuse(info["blob"], info["size"])
-        watermark = previous["watermark"] if searched is None else capture.started_at.isoformat()
-        return {**previous, "probe": latest, "watermark": watermark, "read": "skipped", "updated_records": 0,
-                "healed_comment_threads": 0}
-    since = _parse_time(previous["watermark"]) - dt.timedelta(minutes=policy.since_overlap_minutes) if incremental else None
+        for info in (previous.chunks or {}).values():
+            capture.reuse(info.blob, info.size)
+        watermark = previous.watermark if searched is None else capture.started_at.isoformat()
+        return previous.replace(probe=latest, watermark=watermark, read="skipped", updated_records=0,
+                                healed_comment_threads=0)
+    since = _parse_time(previous.watermark) - dt.timedelta(minutes=policy.since_overlap_minutes) if incremental else None
     updates = fetch_updates(client, full_name, since)
-    previous_chunks: dict[str, Any] = previous.get("chunks", {}) if incremental else {}
+    previous_chunks = (previous.chunks or {}) if incremental else {}
 
     by_chunk: dict[str, list[int]] = defaultdict(list)
     for number in updates.numbers():
         by_chunk[str(number // policy.issue_chunk_size)].append(number)
 
-    chunks: dict[str, Any] = {}
+    chunks: dict[str, IssueChunk] = {}
     healed = 0
     for chunk_id, info in previous_chunks.items():
         if chunk_id not in by_chunk:
-            capture.reuse(info["blob"], info["size"])
+            capture.reuse(info.blob, info.size)
             chunks[chunk_id] = info
     for chunk_id, numbers in by_chunk.items():
-        records = (decode_chunk(capture.store.read_blob(capture.customer, previous_chunks[chunk_id]["blob"]))
+        records = (decode_chunk(capture.store.read_blob(capture.customer, previous_chunks[chunk_id].blob))
                    if chunk_id in previous_chunks else {})
         apply_updates(records, updates, numbers)
         for number in numbers:
@@ -204,64 +178,53 @@ def snapshot_issues(
                                             key=lambda comment: comment["id"])
                 healed += 1
         ref = capture.put(encode_chunk(records))
-        chunks[chunk_id] = {"blob": ref.id, "size": ref.size, "counts": chunk_counts(records)}
+        chunks[chunk_id] = IssueChunk(blob=ref.id, size=ref.size, counts=chunk_counts(records))
 
-    totals = {key: sum(info["counts"][key] for info in chunks.values()) for key in COUNT_KEYS}
-    return {
-        "full_name": full_name,
-        "chunks": dict(sorted(chunks.items(), key=lambda item: int(item[0]))),
-        "counts": totals,
-        "watermark": capture.started_at.isoformat(),
-        "full_read_at": full_read_at if incremental else capture.started_at.isoformat(),
-        "read": "incremental" if incremental else "full",
-        "probe": latest,
-        "updated_records": len(updates.numbers()),
-        "healed_comment_threads": healed,
-    }
-
-
-def back_up_issues(
-    context: AssetExecutionContext,
-    *,
-    github: GitHubAppResource,
-    store: SnapshotStoreResource,
-    clock: Clock,
-    policy: BackupPolicy,
-    audit: AuditLogResource,
-) -> dg.MaterializeResult:
-    """The ``issues`` step of a snapshot (``assets/snapshot.py``)."""
-    log = audit.get_client()
-    with backup_step(context, "issues", log):
-        return capture_issues(Capture(context, store.get_client(), clock, policy, log), github, policy)
+    totals = {key: sum(info.counts[key] for info in chunks.values()) for key in COUNT_KEYS}
+    return IssuesEntry(
+        full_name=full_name,
+        chunks=dict(sorted(chunks.items(), key=lambda item: int(item[0]))),
+        counts=totals,
+        watermark=capture.started_at.isoformat(),
+        full_read_at=full_read_at if incremental else capture.started_at.isoformat(),
+        read="incremental" if incremental else "full",
+        probe=latest,
+        updated_records=len(updates.numbers()),
+        healed_comment_threads=healed,
+    )
 
 
 def capture_issues(capture: Capture, github: GitHubAppResource, policy: BackupPolicy) -> dg.MaterializeResult:
-    listing = capture.store.read_manifest(capture.customer, capture.date, "inventory").body["repositories"]
+    """The ``issues`` step of a snapshot (``assets/snapshot.py``)."""
+    listing = InventoryBody.of(capture.store.read_manifest(capture.customer, capture.date, "inventory")).repositories
     previous = capture.previous("issues")
-    previous_entries: dict[str, Any] = previous.body["repositories"] if previous else {}
+    previous_entries = IssuesBody.of(previous).repositories if previous else {}
     client = github.installation_client(capture.customer)
     before, not_modified = client.requests_made, client.not_modified
     changed = _changed_repositories(client, policy, listing, previous_entries)
-    entries: dict[str, Any] = {}
+    entries: dict[str, IssuesEntry] = {}
     for repo in listing:
-        full_name = repo["full_name"]
-        if "reason" in repo:
-            entries[str(repo["id"])] = {"full_name": full_name, "reason": repo["reason"]}
+        if repo.reason:
+            entries[repo.key] = IssuesEntry(repo.full_name, reason=repo.reason)
             continue
         try:
-            searched = None if changed is None else full_name.lower() in changed
-            entries[str(repo["id"])] = snapshot_issues(client, capture, policy, full_name,
-                                                       previous_entries.get(str(repo["id"])), repository_id=repo["id"],
-                                                       searched=searched)
+            searched = None if changed is None else repo.full_name.lower() in changed
+            entries[repo.key] = snapshot_issues(client, capture, policy, repo.full_name, previous_entries.get(repo.key),
+                                                repository_id=repo.id, searched=searched)
         except GitHubError as exc:
-            if exc.status not in (404, 410):
+            if exc.status in (404, 410):
+                reason = "issues disabled" if exc.status == 410 else "gone: the repository no longer exists on GitHub"
+                entries[repo.key] = IssuesEntry(repo.full_name, reason=reason)
+                continue
+            failed = repository_failure(exc)
+            if failed is None:
                 raise
-            reason = "issues disabled" if exc.status == 410 else "gone: the repository no longer exists on GitHub"
-            entries[str(repo["id"])] = {"full_name": full_name, "reason": reason}
+            capture.log.warning(f"issues: {repo.full_name} not backed up today, the others are: {failed}")
+            entries[repo.key] = IssuesEntry(repo.full_name, failed=failed)
     requests = client.requests_made - before
-    capture.commit("issues", {"repositories": entries, "api_requests": requests,
-                              "chunk_size": policy.issue_chunk_size, "searched": changed is not None})
-    totals = {key: sum(entry.get("counts", {}).get(key, 0) for entry in entries.values()) for key in COUNT_KEYS}
+    capture.commit("issues", IssuesBody(entries, chunk_size=policy.issue_chunk_size, api_requests=requests,
+                                        searched=changed is not None))
+    totals = {key: sum((entry.counts or {}).get(key, 0) for entry in entries.values()) for key in COUNT_KEYS}
     return dg.MaterializeResult(
         metadata=capture.metadata(
             api_requests=requests,
@@ -269,22 +232,23 @@ def capture_issues(capture: Capture, github: GitHubAppResource, policy: BackupPo
             repositories=dg.MetadataValue.int(len(entries)),
             searched=dg.MetadataValue.bool(changed is not None),
             **{key: dg.MetadataValue.int(value) for key, value in totals.items()},
-            updated_records=dg.MetadataValue.int(sum(entry.get("updated_records", 0) for entry in entries.values())),
-            **{f"read_{kind}": dg.MetadataValue.int(sum(1 for entry in entries.values() if entry.get("read") == kind))
+            failed=dg.MetadataValue.int(sum(1 for entry in entries.values() if entry.failed)),
+            updated_records=dg.MetadataValue.int(sum(entry.updated_records or 0 for entry in entries.values())),
+            **{f"read_{kind}": dg.MetadataValue.int(sum(1 for entry in entries.values() if entry.read == kind))
                for kind in ("full", "incremental", "skipped")},
         )
     )
 
 
-def _changed_repositories(client: InstallationClient, policy: BackupPolicy, listing: list[dict[str, Any]],
-                          previous_entries: dict[str, Any]) -> set[str] | None:
+def _changed_repositories(client: InstallationClient, policy: BackupPolicy, listing: Sequence[InventoryEntry],
+                          previous_entries: Mapping[str, IssuesEntry]) -> set[str] | None:
     """One search for the installation: which repositories' issues changed since the previous snapshot.
 
     Searched from the oldest watermark of the previous entries, less ``policy.since_overlap_minutes``
     (clocks and search indexing are not exact). None without a previous snapshot to compare with
     (every repository is read whole then anyway) or when search cannot answer for sure.
     """
-    watermarks = [_parse_time(entry["watermark"]) for entry in previous_entries.values() if entry.get("watermark")]
+    watermarks = [_parse_time(entry.watermark) for entry in previous_entries.values() if entry.watermark]
     if not watermarks:
         return None
     since = min(watermarks) - dt.timedelta(minutes=policy.since_overlap_minutes)

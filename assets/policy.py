@@ -54,13 +54,17 @@ class BackupPolicy(dg.ConfigurableResource):
             return True
         return day > last_full_read and day.toordinal() % self.full_read_days == self.full_read_slot(repository_id)
 
+    def window(self, clock: Clock) -> tuple[dt.date, dt.date]:
+        """The dates a backup may be taken for: the oldest inside the retention window, and today."""
+        today = clock.now().date()
+        return today - dt.timedelta(days=self.retention_days - 1), today
+
     def check_date(self, date: str, clock: Clock) -> None:
         """A backup is always of GitHub now: refuse a future date and one outside the window."""
         day = dt.date.fromisoformat(date)
-        today = clock.now().date()
+        oldest, today = self.window(clock)
         if day > today:
             raise DateOutsideWindowError(f"refusing snapshot for {date}: it is in the future (today is {today})")
-        oldest = today - dt.timedelta(days=self.retention_days - 1)
         if day < oldest:
             raise DateOutsideWindowError(
                 f"refusing snapshot for {date}: older than the {self.retention_days}-day retention window "

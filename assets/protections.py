@@ -9,7 +9,6 @@ read: GitHub serves them through other endpoints, which we do not call.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from resources.github import InstallationClient
@@ -27,11 +26,3 @@ def read_protections(client: InstallationClient, full_name: str) -> dict[str, An
     }
     refused = sorted(kind for kind, value in found.items() if value is None)
     return {**{kind: value for kind, value in found.items() if value is not None}, "not_permitted": refused}
-
-
-def last_read(previous_entry: dict[str, Any] | None) -> tuple[dict[str, Any] | None, dt.date | None]:
-    """Yesterday's settings reference for a repository and the date it was read."""
-    settings = (previous_entry or {}).get("settings")
-    if not isinstance(settings, dict) or "blob" not in settings:
-        return None, None
-    return settings, dt.date.fromisoformat(str(settings["read_on"]))

@@ -10,10 +10,12 @@ silently.
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from pathlib import Path
 from typing import Any
 
+from assets.bodies import ReleaseAsset
 from assets.capture import Capture
 from resources.errors import DownloadTooLargeError, GitHubError
 from resources.github import InstallationClient
@@ -36,26 +38,26 @@ class AssetBudget:
 
 
 def capture_release_assets(capture: Capture, client: InstallationClient, full_name: str,
-                           releases: list[dict[str, Any]], yesterday: list[dict[str, Any]] | None,
-                           budget: AssetBudget) -> list[dict[str, Any]]:
-    """One entry per asset of ``releases``: ``blob`` when kept, ``reason`` when not."""
-    previous = {int(entry["id"]): entry for entry in yesterday or [] if "blob" in entry}
+                           releases: list[dict[str, Any]], yesterday: tuple[ReleaseAsset, ...] | None,
+                           budget: AssetBudget) -> tuple[ReleaseAsset, ...]:
+    """One entry per asset of ``releases``: with ``blob`` when kept, ``reason`` when not."""
+    previous = {asset.id: asset for asset in yesterday or () if asset.blob}
     entries = []
     for release in releases:
-        for asset in release.get("assets") or []:
-            size = int(asset.get("size") or 0)
-            entry: dict[str, Any] = {"id": int(asset["id"]), "release_id": int(release["id"]),
-                                     "tag": release.get("tag_name"), "name": asset.get("name"), "size": size,
-                                     "updated_at": asset.get("updated_at"), "content_type": asset.get("content_type")}
-            if not budget.take(size):
-                entry["reason"] = (f"skipped: the customer's release assets would pass the cap of "
-                                   f"{budget.max_bytes} bytes (BACKHUB_RELEASE_ASSETS_MAX_BYTES)")
-            elif (known := previous.get(entry["id"])) and (known["size"], known["updated_at"]) == (size, entry["updated_at"]):
-                entry["blob"] = capture.reuse(known["blob"], size)
+        for listed in release.get("assets") or []:
+            asset = ReleaseAsset(id=int(listed["id"]), release_id=int(release["id"]), tag=release.get("tag_name"),
+                                 name=listed.get("name"), size=int(listed.get("size") or 0),
+                                 updated_at=listed.get("updated_at"), content_type=listed.get("content_type"))
+            known = previous.get(asset.id)
+            if not budget.take(asset.size):
+                kept = {"reason": (f"skipped: the customer's release assets would pass the cap of "
+                                   f"{budget.max_bytes} bytes (BACKHUB_RELEASE_ASSETS_MAX_BYTES)")}
+            elif known and known.blob and (known.size, known.updated_at) == (asset.size, asset.updated_at):
+                kept = {"blob": capture.reuse(known.blob, asset.size)}
             else:
-                entry.update(_download(capture, client, full_name, entry["id"], size))
-            entries.append(entry)
-    return entries
+                kept = _download(capture, client, full_name, asset.id, asset.size)
+            entries.append(dataclasses.replace(asset, **kept))
+    return tuple(entries)
 
 
 def _download(capture: Capture, client: InstallationClient, full_name: str, asset_id: int, size: int) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """Git data of every repository: every ref, as a chain of encrypted bundles."""
 
 
+import dataclasses
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -8,18 +9,15 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import dagster as dg
-from dagster import AssetExecutionContext
 
+from assets.bodies import GitBody, GitEntry, InventoryBody, InventoryEntry
 from assets.capture import Capture
-from assets.common import backup_step
+from assets.common import repository_failure
 from assets.git_chain import snapshot_git
 from assets.policy import BackupPolicy
-from resources.audit import AuditLogResource
-from resources.clock import Clock
-from resources.errors import RemoteNotFoundError
+from resources.errors import BackhubError, RemoteNotFoundError
 from resources.git import GitResource
 from resources.github import GitHubAppResource, InstallationClient
-from resources.snapshot_store import SnapshotStoreResource
 
 
 class _Credentials:
@@ -41,46 +39,27 @@ class _Credentials:
         return locked
 
 
-def back_up_git_data(
-    context: AssetExecutionContext,
-    *,
-    asset: str,
-    wiki: bool,
-    github: GitHubAppResource,
-    git: GitResource,
-    store: SnapshotStoreResource,
-    clock: Clock,
-    policy: BackupPolicy,
-    audit: AuditLogResource,
-) -> dg.MaterializeResult:
-    """Shared by ``repositories`` and ``wikis``: one bundle chain per repository (or wiki)."""
-    log = audit.get_client()
-    with backup_step(context, asset, log):
-        return _back_up(Capture(context, store.get_client(), clock, policy, log), asset=asset, wiki=wiki, github=github,
-                        git=git, policy=policy)
-
-
-def _back_up(capture: Capture, *, asset: str, wiki: bool, github: GitHubAppResource, git: GitResource,
-             policy: BackupPolicy) -> dg.MaterializeResult:
-    listing = capture.store.read_manifest(capture.customer, capture.date, "inventory").body["repositories"]
+def capture_git_data(capture: Capture, *, asset: str, wiki: bool, github: GitHubAppResource, git: GitResource,
+                     policy: BackupPolicy) -> dg.MaterializeResult:
+    """The ``repositories`` and ``wikis`` steps of a snapshot: one bundle chain per repository (or wiki)."""
+    listing = InventoryBody.of(capture.store.read_manifest(capture.customer, capture.date, "inventory")).repositories
     previous = capture.previous(asset)
-    previous_entries: dict[str, Any] = previous.body["repositories"] if previous else {}
+    previous_entries = GitBody.of(previous).repositories if previous else {}
     client = github.installation_client(capture.customer)
     before = client.requests_made
     git_client = git.get_client()
     credentials = _Credentials(client)
 
-    def one(repo: dict[str, Any]) -> dict[str, Any]:
-        full_name = repo["full_name"]
-        entry: dict[str, Any] = {"full_name": full_name}
-        if "reason" in repo:
-            return {**entry, "reason": repo["reason"]}
+    def one(repo: InventoryEntry) -> GitEntry:
+        full_name = repo.full_name
+        if repo.reason:
+            return GitEntry(full_name, reason=repo.reason)
         if wiki and not repo.get("has_wiki"):
-            return {**entry, "state": "disabled"}
+            return GitEntry(full_name, state="disabled")
         url = client.wiki_url(full_name) if wiki else client.git_url(full_name)
-        previous_entry = previous_entries.get(str(repo["id"]))
+        previous_entry = previous_entries.get(repo.key)
         try:
-            if wiki and (previous_entry or {}).get("state") == "never_created":
+            if wiki and previous_entry is not None and previous_entry.state == "never_created":
                 # Still no first page? One ref advertisement says so without creating a mirror.
                 git_client.ls_remote(url, credentials.for_one_fetch())
             data = snapshot_git(
@@ -91,33 +70,39 @@ def _back_up(capture: Capture, *, asset: str, wiki: bool, github: GitHubAppResou
                 url=url,
                 credentials=credentials.for_one_fetch(),
                 previous=previous_entry,
+                full_name=full_name,
             )
         except RemoteNotFoundError:
             if wiki:  # GitHub serves no wiki repository until its first page is written
-                return {**entry, "state": "never_created"}
-            return {**entry, "reason": "gone: the repository no longer exists on GitHub"}
-        if wiki:
-            entry["state"] = "populated"
-        return {**entry, **data}
+                return GitEntry(full_name, state="never_created")
+            return GitEntry(full_name, reason="gone: the repository no longer exists on GitHub")
+        except BackhubError as exc:
+            failed = repository_failure(exc)
+            if failed is None:
+                raise
+            capture.log.warning(f"{asset}: {full_name} not backed up today, the others are: {failed}")
+            return GitEntry(full_name, failed=failed)
+        return dataclasses.replace(data, state="populated") if wiki else data
 
     with ThreadPoolExecutor(max_workers=policy.parallelism, thread_name_prefix=asset) as pool:
         results = list(pool.map(one, listing))
-    entries = {str(repo["id"]): result for repo, result in zip(listing, results, strict=True)}
+    entries = {repo.key: result for repo, result in zip(listing, results, strict=True)}
     requests = client.requests_made - before
-    capture.commit(asset, {"repositories": entries, "api_requests": requests})
+    capture.commit(asset, GitBody(entries, api_requests=requests))
 
-    bundles = Counter(entry.get("bundle", "none") for entry in entries.values())
+    bundles = Counter(entry.bundle or "none" for entry in entries.values())
     counts: dict[str, Any] = {
         "repositories": dg.MetadataValue.int(len(entries)),
-        "refs": dg.MetadataValue.int(sum(len(entry.get("tips", {})) for entry in entries.values())),
+        "refs": dg.MetadataValue.int(sum(len(entry.refs) for entry in entries.values())),
         "full_bundles": dg.MetadataValue.int(bundles["full"]),
         "incremental_bundles": dg.MetadataValue.int(bundles["incremental"]),
         "unchanged": dg.MetadataValue.int(bundles["unchanged"]),
-        "not_fetched": dg.MetadataValue.int(sum(1 for entry in entries.values() if entry.get("fetched") is False)),
+        "not_fetched": dg.MetadataValue.int(sum(1 for entry in entries.values() if entry.fetched is False)),
         "empty": dg.MetadataValue.int(bundles["empty"]),
-        "with_reason": dg.MetadataValue.int(sum(1 for entry in entries.values() if "reason" in entry)),
+        "with_reason": dg.MetadataValue.int(sum(1 for entry in entries.values() if entry.reason)),
+        "failed": dg.MetadataValue.int(sum(1 for entry in entries.values() if entry.failed)),
     }
     if wiki:
-        states = Counter(entry.get("state", "unknown") for entry in entries.values())
+        states = Counter(entry.state or "unknown" for entry in entries.values())
         counts.update({f"wikis_{state}": dg.MetadataValue.int(n) for state, n in sorted(states.items())})
     return dg.MaterializeResult(metadata=capture.metadata(api_requests=requests, **counts))

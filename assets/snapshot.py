@@ -17,13 +17,14 @@ from typing import Any
 import dagster as dg
 from dagster import AssetExecutionContext
 
+from assets.capture import Capture
 from assets.checks import SNAPSHOT_CHECKS, checks_of
-from assets.common import ASSET_OPTIONS, GROUP
-from assets.inventory import back_up_inventory
-from assets.issues import back_up_issues
+from assets.common import ASSET_OPTIONS, GROUP, backup_step
+from assets.inventory import capture_inventory
+from assets.issues import capture_issues
 from assets.partitions import BACKUP_ASSETS, SnapshotKey
 from assets.policy import BackupPolicy
-from assets.repositories import back_up_git_data
+from assets.repositories import capture_git_data
 from resources.audit import AuditLogResource
 from resources.clock import Clock
 from resources.errors import PermanentError
@@ -55,22 +56,36 @@ def snapshot(
     policy: BackupPolicy,
     audit: AuditLogResource,
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
-    """Capture the selected assets of one (customer, date), inventory first, then evaluate the selected checks."""
-    key = SnapshotKey.parse(context.partition_key)
-    steps: dict[str, Callable[[], dg.MaterializeResult]] = {
-        "inventory": lambda: back_up_inventory(context, github=github, store=store, clock=clock, policy=policy,
-                                               audit=audit),
-        "repositories": lambda: back_up_git_data(context, asset="repositories", wiki=False, github=github, git=git,
-                                                 store=store, clock=clock, policy=policy, audit=audit),
-        "issues": lambda: back_up_issues(context, github=github, store=store, clock=clock, policy=policy, audit=audit),
-        # Wikis are git data too: disabled, enabled but never created, and populated are three recorded states.
-        "wikis": lambda: back_up_git_data(context, asset="wikis", wiki=True, github=github, git=git, store=store,
-                                          clock=clock, policy=policy, audit=audit),
-    }
+    """Capture the selected assets of one (customer, date), inventory first, then evaluate the selected checks.
+
+    Every failure, whatever its path, is one ``dg.Failure`` whose ``failed`` metadata names the assets
+    (and checks) that failed, root cause first: the alert sensors read it from there."""
     selected = {asset_key.to_user_string() for asset_key in context.selected_asset_keys}
     checks = set(context.selected_asset_check_keys)
-    store_client, git_client = store.get_client(), git.get_client()
     failures: list[tuple[str, BaseException]] = []
+    try:
+        key = SnapshotKey.parse(context.partition_key)
+        store_client, git_client = store.get_client(), git.get_client()
+        audit_log = audit.get_client()
+    except Exception as exc:  # nothing captured yet: the first asset this step was to capture failed
+        first_selected = next((asset for asset in BACKUP_ASSETS if asset in selected), BACKUP_ASSETS[0])
+        raise _step_failure([(first_selected, exc)]) from exc
+
+    def step(asset: str, capture: Callable[[Capture], dg.MaterializeResult]) -> Callable[[], dg.MaterializeResult]:
+        def run() -> dg.MaterializeResult:
+            with backup_step(context, asset, audit_log):
+                return capture(Capture(context, store_client, clock, policy, audit_log))
+        return run
+
+    steps: dict[str, Callable[[], dg.MaterializeResult]] = {
+        "inventory": step("inventory", lambda capture: capture_inventory(capture, github, context, policy)),
+        "repositories": step("repositories", lambda capture: capture_git_data(
+            capture, asset="repositories", wiki=False, github=github, git=git, policy=policy)),
+        "issues": step("issues", lambda capture: capture_issues(capture, github, policy)),
+        # Wikis are git data too: disabled, enabled but never created, and populated are three recorded states.
+        "wikis": step("wikis", lambda capture: capture_git_data(
+            capture, asset="wikis", wiki=True, github=github, git=git, policy=policy)),
+    }
 
     def evaluate(asset: str) -> Iterator[dg.AssetCheckResult]:
         for check in checks_of(asset):

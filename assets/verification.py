@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Any
 
+from assets.bodies import GitEntry
 from assets.git_chain import download_chain, restore_chain
 from resources.errors import BackhubError, IntegrityError
 from resources.git import Git
@@ -52,10 +52,10 @@ def read_blobs(store: SnapshotStore, manifest: Manifest, blob_ids: list[str]) ->
     return problems, read
 
 
-def chain_problems(git: Git, store: SnapshotStore, customer: str, entry: dict[str, Any], where: str) -> list[str]:
+def chain_problems(git: Git, store: SnapshotStore, customer: str, entry: GitEntry, where: str) -> list[str]:
     """Restore the entry's whole chain into scratch space, compare its refs with the recorded tips, and
     ``git fsck`` it. The one whole-chain check: the daily checks fall back to it, the deep one runs it."""
-    full_name = entry.get("full_name", "?")
+    full_name = entry.full_name
     with tempfile.TemporaryDirectory(prefix="backhub-verify-") as scratch:
         target = Path(scratch) / "repo.git"
         try:
@@ -63,7 +63,7 @@ def chain_problems(git: Git, store: SnapshotStore, customer: str, entry: dict[st
             git.fsck(target)
         except BackhubError as exc:
             return [f"git data of {full_name} ({where}): {exc}"]
-    tips = entry.get("tips") or {}
+    tips = entry.refs
     return [
         f"git data of {full_name} ({where}): ref {ref} restores to {refs.get(ref) or 'nothing'}, "
         f"recorded {tips.get(ref) or 'nothing'}"
@@ -72,26 +72,26 @@ def chain_problems(git: Git, store: SnapshotStore, customer: str, entry: dict[st
     ]
 
 
-def increment_proven(git: Git, store: SnapshotStore, customer: str, entry: dict[str, Any],
-                     previous: dict[str, Any] | None, mirror: Path) -> bool:
+def increment_proven(git: Git, store: SnapshotStore, customer: str, entry: GitEntry,
+                     previous: GitEntry | None, mirror: Path) -> bool:
     """True when the entry is yesterday's chain plus one bundle written that day, and that bundle is
     proven to take yesterday's recorded tips to today's against the mirror (``Git.check_increment``).
     Yesterday's chain was proven to restore to yesterday's tips when that day was checked. False means
     "not proven this way" (not an increment, cold mirror, or a problem): the caller restores it all."""
-    chain = entry.get("chain") or []
-    if not previous or not mirror.exists() or len(chain) < 2 or chain[-1].get("kind") != "incremental":
+    chain = entry.links
+    if not previous or not mirror.exists() or len(chain) < 2 or chain[-1].kind != "incremental":
         return False
-    if chain[:-1] != (previous.get("chain") or []) or not previous.get("tips"):
+    if chain[:-1] != previous.links or not previous.tips:
         return False
     with tempfile.TemporaryDirectory(prefix="backhub-increment-") as scratch:
         try:
             [bundle] = download_chain(store, customer, chain[-1:], Path(scratch))
-            git.check_increment(mirror, bundle, previous["tips"].values(), (entry.get("tips") or {}).values())
+            git.check_increment(mirror, bundle, previous.refs.values(), entry.refs.values())
         except BackhubError:
             return False
     return True
 
 
-def unchanged_since(entry: dict[str, Any], previous: dict[str, Any] | None) -> bool:
+def unchanged_since(entry: GitEntry, previous: GitEntry | None) -> bool:
     """The same chain and the same tips as the previous snapshot: proven when that day was checked."""
-    return bool(previous) and entry.get("chain") == previous.get("chain") and entry.get("tips") == previous.get("tips")
+    return previous is not None and entry.chain == previous.chain and entry.tips == previous.tips

@@ -21,7 +21,6 @@ fails, the check-failure sensor's tick fails without moving its cursor, so that 
 import datetime as dt
 import hashlib
 import json
-import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -56,18 +55,15 @@ def _asset_and_check(step_key: str | None) -> tuple[str | None, str | None]:
     return None, None
 
 
-def _failed_part(event: dg.DagsterEvent | None, reason: str) -> tuple[str | None, str | None]:
-    """The asset (and check) that failed first inside the one snapshot step: from the failure's own
-    ``failed`` metadata (assets/snapshot.py), else from its description, which names it first
-    (``inventory: ...`` or ``inventory:blobs_decrypt: ...``)."""
+def _failed_part(event: dg.DagsterEvent | None) -> tuple[str | None, str | None]:
+    """The asset (and check) that failed first inside the one snapshot step, from the failure's ``failed``
+    metadata, which the step attaches on every failure path (assets/snapshot.py). Without it (the step's
+    process died, or a resource failed before the step ran) no asset failed: none is named."""
     data = getattr(event.event_specific_data, "user_failure_data", None) if event is not None else None
     failed = data.metadata.get("failed") if data is not None else None
-    if failed is not None:
-        first = str(failed.value).split(", ")[0]
-    else:
-        found = re.search(rf"(?:^|: )((?:{'|'.join(BACKUP_ASSETS)})(?::\w+)?): ", reason)
-        first = found.group(1) if found else ""
-    asset, _, check = first.partition(":")
+    if failed is None:
+        return None, None
+    asset, _, check = str(failed.value).split(", ")[0].partition(":")
     return (asset, check or None) if asset in BACKUP_ASSETS else (None, None)
 
 
@@ -88,7 +84,7 @@ def run_failure_alert_sensor(context: dg.RunFailureSensorContext, alerter: dg.Re
         error = error.cause  # the step's retries are spent: the cause is what the operator needs
     reason = (error.message.strip() if error else None) or context.failure_event.message or "run failed"
     asset, check = (_asset_and_check(step_key) if step_key != "snapshot"
-                    else _failed_part(failures[0] if failures else None, reason))
+                    else _failed_part(failures[0] if failures else None))
     where = f" at step {step_key}" if step_key else ""
     alert = Alert(
         kind="run_failure",

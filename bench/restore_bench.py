@@ -87,9 +87,9 @@ def measure(home: Path, scale: str) -> dict:
 
             entries = []
             for repo in snapshot.repositories():
-                if repo.git.get("chain"):
+                if repo.git.chain:
                     entries.append((repo.full_name, repo.git, False))
-                if repo.wiki.get("chain"):
+                if repo.wiki.chain:
                     entries.append((repo.full_name, repo.wiki, True))
             t0 = time.monotonic()
             for index, (_name, entry, _wiki) in enumerate(entries):

@@ -12,7 +12,8 @@
     │   │   └── ObjectNotFoundError the object does not exist
     │   ├── GitHubError             GitHub refused the request (not found, forbidden, bad credentials)
     │   │   ├── RemoteNotFoundError the remote repository or wiki does not exist
-    │   │   └── DownloadTooLargeError a download ran past the size it was allowed
+    │   │   ├── DownloadTooLargeError a download ran past the size it was allowed
+    │   │   └── RemoteCorruptError  the remote repository's own data is damaged (GitHub must repair it)
     │   ├── GitCommandError         a local git command failed (not about the remote or integrity)
     │   ├── AlertRefusedError       an alert channel refused for good (bad token, unknown channel)
     │   ├── RestoreRefusedError     a restore would overwrite something and was not told to
@@ -95,6 +96,10 @@ class RemoteNotFoundError(GitHubError):
 
 class DownloadTooLargeError(GitHubError):
     """A download (a release asset) ran past the number of bytes it was allowed."""
+
+
+class RemoteCorruptError(GitHubError):
+    """The remote could not send a repository's objects: its copy is damaged (``unable to read <sha>``)."""
 
 
 class GitCommandError(PermanentError):

@@ -42,6 +42,7 @@ from resources.errors import (
     GitHubError,
     GitHubUnavailableError,
     IntegrityError,
+    RemoteCorruptError,
     RemoteNotFoundError,
 )
 from resources.private_files import PRIVATE_UMASK, make_private_dirs
@@ -89,6 +90,15 @@ _AUTH = (
     "returned error: 401",
     "could not read username",
     "terminal prompts disabled",
+)
+# The remote's own copy is damaged: the server says so before the transfer breaks off, so this is
+# checked before the transient markers ("protocol error", "early eof") that the broken transfer also shows.
+_REMOTE_CORRUPT = (
+    "possible repository corruption on the remote side",
+    "remote: fatal: unable to read",
+    "remote: fatal: bad object",
+    "remote: error: object file",
+    "remote: fatal: loose object",
 )
 _TLS = ("ssl certificate problem", "server certificate verification failed", "certificate verify failed")
 _TRANSIENT = (
@@ -238,9 +248,12 @@ class Git:
     # -- the mirror cache --------------------------------------------------------------------------
 
     def mirror_path(self, customer: str, full_name: str, *, wiki: bool = False) -> Path:
-        """``cache_dir/customer/owner/repo.git`` (``repo.wiki.git`` for the wiki); names validated."""
+        """``cache_dir/customer/owner/repo.git``, the wiki's ``cache_dir/customer/owner/wikis/repo.git``; names
+        validated. A repository name never ends in ``.git``, so ``wikis`` is no repository's mirror, and the
+        wiki of ``x`` and the repository ``x.wiki`` (which ``x.wiki.git`` would have shared) stay apart."""
         owner, repo = names.full_name(full_name)
-        return self.cache_dir / names.customer(customer) / owner / f"{repo}{'.wiki' if wiki else ''}.git"
+        folder = self.cache_dir / names.customer(customer) / owner
+        return folder / "wikis" / f"{repo}.git" if wiki else folder / f"{repo}.git"
 
     def _init(self, path: Path) -> None:
         make_private_dirs(path.parent)
@@ -329,6 +342,9 @@ class Git:
                     raise GitHubError(f"{what}: authentication refused: {message}", status=401)
                 if any(marker in lowered for marker in _NOT_FOUND):
                     raise RemoteNotFoundError(f"{what}: the remote repository does not exist: {message}")
+                if any(marker in lowered for marker in _REMOTE_CORRUPT):
+                    raise RemoteCorruptError(f"{what}: the remote repository is corrupt (ask GitHub support to "
+                                             f"repair it): {message}")
                 # git shows a 403 without GitHub's reason: a secondary rate limit looks like a refusal,
                 # so it is retried like a transient failure and called a refusal only if it persists.
                 refused = "returned error: 403" in lowered

@@ -9,7 +9,6 @@ its run ends (``backup`` on stderr, so ``--json`` output stays one document), th
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import difflib
 import json
 import sys
@@ -89,12 +88,13 @@ def backup_date(settings: Settings, value: str | None) -> str:
     from resources import names
 
     clock = wiring.clock(settings)
+    policy = BackupPolicy(retention_days=settings.retention_days)
     date = names.date(value) if value else clock.today()
     try:
-        BackupPolicy(retention_days=settings.retention_days).check_date(date, clock)
+        policy.check_date(date, clock)
     except DateOutsideWindowError as exc:
-        oldest = clock.now().date() - dt.timedelta(days=settings.retention_days - 1)
-        raise DateOutsideWindowError(f"{exc}; give a --date from {oldest} to {clock.today()}") from None
+        oldest, today = policy.window(clock)
+        raise DateOutsideWindowError(f"{exc}; give a --date from {oldest} to {today}") from None
     return date
 
 

@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"restored {len(result.repositories)} repositories of {customer} ({date}) into {result.target} "
               f"in {result.seconds:.1f} s")
         for repo in result.repositories:
-            state = f"skipped: {repo.skipped}" if repo.skipped and not repo.refs else (
+            state = f"not restored, {repo.skipped}" if repo.skipped and not repo.refs else (
                 f"{repo.refs} refs, wiki {repo.wiki}, {repo.issues} issues, {repo.pull_requests} pulls, "
                 f"{repo.comments} comments")
             print(f"  {repo.full_name}: {state}")

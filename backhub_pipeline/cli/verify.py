@@ -58,6 +58,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"verify: {len(result.problems)} PROBLEM(S) in {what}:")
             for problem in result.problems:
                 print(f"  {problem}")
+        for line in result.not_backed_up:
+            print(f"  not backed up: {line}")
     if result.incomplete:
         first = sorted(result.incomplete)[0]
         print(f"backhub verify: the backup of {', '.join(sorted(result.incomplete))} failed part-way (no committed "

@@ -2,22 +2,21 @@
 ``ls`` and ``diff``: repositories with their refs, wiki state, issue and pull request counts and sizes;
 refs created, moved and deleted, issues and pull requests opened, edited, closed, reopened, deleted.
 
-Read only through ``Snapshot`` (the four manifests, as the code that wrote them reads them) and the issues
-asset's own chunk reader. Every manifest-body key this module reads is read in ``_contents`` and
-``_records``: the one place to switch when the body format gets its typed home.
+Read only through ``Snapshot`` (the four manifests, as the code that wrote them reads them) and the typed
+bodies of ``assets.bodies``, in ``_contents``, ``_records`` and ``_snapshot_sizes``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from assets.issues import read_records
-from backhub_pipeline.restore.snapshot import RepositorySnapshot, Snapshot, body_blobs
+from assets.bodies import COUNT_KEYS, InventoryBody, read_body, read_records
+from backhub_pipeline.restore.snapshot import RepositorySnapshot, Snapshot
 from resources.snapshot_store import SnapshotStore
 
-COUNT_KEYS = ("issues", "pull_requests", "comments", "reviews", "review_comments")
 THREADS = ("comments", "reviews", "review_comments")  # the lists of a stored issue record, each by id
 # What an edit of an issue or pull request changes (its comments are counted on their own), and of a
 # comment, review or review comment: compared by content, not by URLs that name the server.
@@ -50,36 +49,37 @@ class RepositoryContents:
 
 
 def _contents(item: RepositorySnapshot, sizes: dict[str, int]) -> RepositoryContents:
-    blobs = body_blobs("inventory", {"repositories": [item.summary]})
-    for entry, asset in ((item.git, "repositories"), (item.wiki, "wikis"), (item.issues, "issues")):
-        blobs.update(body_blobs(asset, {"repositories": {item.id: entry}}))
-    reasons = [entry["reason"] for entry in (item.summary, item.git, item.issues) if entry.get("reason")]
+    blobs = InventoryBody(installation_id=0, repositories=(item.summary,)).blobs()  # metadata, settings, assets
+    for entry in (item.git, item.wiki):
+        blobs.update({link.blob: link.size for link in entry.links})
+    blobs.update({chunk.blob: chunk.size for chunk in (item.issues.chunks or {}).values()})
+    reasons = [reason for reason in (item.summary.reason, item.git.unavailable, item.issues.unavailable) if reason]
     return RepositoryContents(
         id=item.id,
         full_name=item.full_name,
-        refs=dict(sorted((item.git.get("tips") or {}).items())),
-        wiki=str(item.wiki.get("state") or "unknown"),
-        wiki_refs=dict(sorted((item.wiki.get("tips") or {}).items())),
-        counts={key: int((item.issues.get("counts") or {}).get(key, 0)) for key in COUNT_KEYS},
+        refs=dict(sorted((item.git.tips or {}).items())),
+        wiki=str(item.wiki.state or "unknown"),
+        wiki_refs=dict(sorted((item.wiki.tips or {}).items())),
+        counts={key: int((item.issues.counts or {}).get(key, 0)) for key in COUNT_KEYS},
         logical_bytes=sum(blobs.values()),
         stored_bytes=sum(sizes.get(blob, 0) for blob in blobs),
-        reason="; ".join(reasons) or None,
-        chunks={chunk: info["blob"] for chunk, info in (item.issues.get("chunks") or {}).items()},
+        reason="; ".join(dict.fromkeys(reasons)) or None,
+        chunks={chunk: info.blob for chunk, info in (item.issues.chunks or {}).items()},
     )
 
 
 def _records(snapshot: Snapshot, chunks: Iterable[str], item: RepositorySnapshot) -> dict[int, dict[str, Any]]:
     """The stored issue records of the given chunks of one repository, by number."""
-    wanted = {chunk: info for chunk, info in (item.issues.get("chunks") or {}).items() if chunk in set(chunks)}
+    wanted = {chunk: info for chunk, info in (item.issues.chunks or {}).items() if chunk in set(chunks)}
     return {int(record["number"]): record
-            for record in read_records(snapshot.store, snapshot.customer, {"chunks": wanted})}
+            for record in read_records(snapshot.store, snapshot.customer, dataclasses.replace(item.issues, chunks=wanted))}
 
 
 def _snapshot_sizes(snapshot: Snapshot, sizes: dict[str, int]) -> dict[str, int]:
     """The snapshot's ``logical_bytes`` and ``stored_bytes``, counted as ``backhub snapshots`` counts them."""
     blobs: dict[str, int] = {}
-    for asset, manifest in snapshot.manifests.items():
-        blobs.update(body_blobs(asset, manifest.body))
+    for manifest in snapshot.manifests.values():
+        blobs.update(read_body(manifest).blobs())
         blobs.update({blob: blobs.get(blob, 0) for blob in manifest.blobs})
     return {"logical_bytes": sum(blobs.values()), "stored_bytes": sum(sizes.get(blob, 0) for blob in blobs)}
 

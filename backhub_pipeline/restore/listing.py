@@ -6,8 +6,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from assets.bodies import InventoryBody, read_body
 from assets.partitions import BACKUP_ASSETS
-from backhub_pipeline.restore.snapshot import body_blobs
 from resources import names
 from resources.errors import BackhubError
 from resources.snapshot_store import SnapshotStore
@@ -55,10 +55,15 @@ def list_snapshots(
             except BackhubError as exc:
                 problem = problem or str(exc)
                 continue
-            blobs.update(body_blobs(asset, manifest.body))
+            try:
+                body = read_body(manifest)
+            except BackhubError as exc:
+                problem = problem or str(exc)
+            else:
+                blobs.update(body.blobs())
+                if isinstance(body, InventoryBody):
+                    repositories = len(body.repositories)
             blobs.update({bid: blobs.get(bid, 0) for bid in manifest.blobs})
-            if asset == "inventory":
-                repositories = len(manifest.body.get("repositories", []))
         new_bytes = sum(sizes.get(bid, 0) for bid in blobs if bid not in seen)
         seen.update(blobs)
         missing = [asset for asset in BACKUP_ASSETS if asset not in assets]

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from assets.bodies import GitBody, GitEntry, InventoryBody, InventoryEntry, IssuesBody, IssuesEntry
 from assets.partitions import BACKUP_ASSETS
 from resources import names
 from resources.errors import SnapshotNotFoundError
@@ -54,10 +55,10 @@ class RepositorySnapshot:
 
     id: str
     full_name: str
-    summary: dict[str, Any]  # the inventory entry
-    git: dict[str, Any]  # the repositories entry
-    wiki: dict[str, Any]  # the wikis entry
-    issues: dict[str, Any]  # the issues entry
+    summary: InventoryEntry
+    git: GitEntry  # the repositories entry
+    wiki: GitEntry  # the wikis entry
+    issues: IssuesEntry
 
     @property
     def owner(self) -> str:
@@ -85,20 +86,22 @@ class Snapshot:
         self.manifests = {asset: store.read_manifest(customer, date, asset) for asset in BACKUP_ASSETS}
 
     def repositories(self) -> list[RepositorySnapshot]:
-        bodies = {asset: self.manifests[asset].body for asset in BACKUP_ASSETS}
+        inventory = InventoryBody.of(self.manifests["inventory"])
+        git, wikis = GitBody.of(self.manifests["repositories"]), GitBody.of(self.manifests["wikis"])
+        issues = IssuesBody.of(self.manifests["issues"])
         result = []
-        for summary in bodies["inventory"].get("repositories", []):
-            key = str(summary["id"])
-            full_name = summary["full_name"]
-            names.full_name(full_name)
+        for summary in inventory.repositories:
+            key, full_name = summary.key, summary.full_name
+            if summary.reason is None:  # a skipped name is recorded as GitHub served it, never used
+                names.full_name(full_name)
             result.append(
                 RepositorySnapshot(
                     id=key,
                     full_name=full_name,
                     summary=summary,
-                    git=bodies["repositories"]["repositories"].get(key, {"reason": "not in the git data"}),
-                    wiki=bodies["wikis"]["repositories"].get(key, {"state": "unknown"}),
-                    issues=bodies["issues"]["repositories"].get(key, {"reason": "not in the issues"}),
+                    git=git.repositories.get(key) or GitEntry(full_name, reason="not in the git data"),
+                    wiki=wikis.repositories.get(key) or GitEntry(full_name, state="unknown"),
+                    issues=issues.repositories.get(key) or IssuesEntry(full_name, reason="not in the issues"),
                 )
             )
         return result
@@ -115,41 +118,14 @@ class Snapshot:
 
     def metadata(self, repo: RepositorySnapshot) -> dict[str, Any]:
         """The repository object, labels, milestones, releases, collaborators and hooks, as stored."""
-        if "blob" not in repo.summary:
+        if repo.summary.blob is None:
             return {}
-        return json.loads(self.store.read_blob(self.customer, repo.summary["blob"]))
+        return json.loads(self.store.read_blob(self.customer, repo.summary.blob))
 
     def settings(self, repo: RepositorySnapshot) -> dict[str, Any] | None:
         """Protections and settings (docs/format.md 9.1) with the date they were read; ``None`` before
         they were captured."""
-        reference = repo.summary.get("settings") or {}
-        if "blob" not in reference:
+        link = repo.summary.settings
+        if link is None:
             return None
-        return {**json.loads(self.store.read_blob(self.customer, reference["blob"])), "read_on": reference["read_on"]}
-
-
-def body_blobs(asset: str, body: dict[str, Any]) -> dict[str, int]:
-    """Blob id -> plaintext size of every blob an asset's manifest body names."""
-    found: dict[str, int] = {}
-    if asset == "inventory":
-        for entry in body.get("repositories", []):
-            if "blob" in entry:
-                found[entry["blob"]] = int(entry.get("blob_size", 0))
-            settings = entry.get("settings") or {}
-            if "blob" in settings:
-                found[settings["blob"]] = int(settings.get("size", 0))
-            for asset in entry.get("release_assets") or []:
-                if "blob" in asset:
-                    found[asset["blob"]] = int(asset.get("size", 0))
-        cache = body.get("etag_cache") or {}
-        if "blob" in cache:  # stored with the snapshot like any blob, so counted in its logical size
-            found[cache["blob"]] = int(cache.get("size", 0))
-    elif asset in ("repositories", "wikis"):
-        for entry in body.get("repositories", {}).values():
-            for link in entry.get("chain") or []:
-                found[link["blob"]] = int(link.get("size", 0))
-    elif asset == "issues":
-        for entry in body.get("repositories", {}).values():
-            for chunk in (entry.get("chunks") or {}).values():
-                found[chunk["blob"]] = int(chunk.get("size", 0))
-    return found
+        return {**json.loads(self.store.read_blob(self.customer, link.blob)), "read_on": link.read_on}

@@ -1,9 +1,15 @@
 """Restore a snapshot into a folder (DESIGN.md section 9).
 
-    restore_to_directory  DIR/<owner>/<repo>.git (bare, every ref exactly as recorded),
-                          DIR/<owner>/<repo>.wiki.git, DIR/<owner>/<repo>/ (metadata and issues/
-                          as JSON as GitHub served it, plus Markdown), built beside DIR and renamed
-                          into place only when complete
+    restore_to_directory  DIR/<owner>/<repo>.git (bare, every ref exactly as recorded) and
+                          DIR/<owner>/<repo>/ holding wiki.git (the wiki, bare), <key>.json (metadata
+                          as GitHub served it) and issues/ (JSON as GitHub served it, plus Markdown);
+                          built beside DIR and renamed into place only when complete
+
+The layout cannot collide: a repository name never ends in ``.git`` (``resources.names``), so every
+``<repo>.git`` is the one repository's and every ``<repo>/`` folder is another's, and what a folder
+holds has fixed names. (The wiki used to be ``DIR/<owner>/<repo>.wiki.git``, which is also where the
+repository ``<repo>.wiki`` went.) A repository the backup skipped (a name backhub refuses) or failed
+to capture is listed in the summary with its reason and restores nothing; the others restore.
 
 A restore writes plaintext and may replace a folder, so it refuses any target that is, holds or lies
 inside backhub's own state (store, keyring, audit log, git cache, Dagster home), and ``force`` replaces
@@ -24,8 +30,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from assets.bodies import GitEntry, read_records
 from assets.git_chain import restore_chain
-from assets.issues import read_records
 from backhub_pipeline.restore.issue_markdown import render_index, render_markdown
 from backhub_pipeline.restore.snapshot import Progress, RepositorySnapshot, Snapshot, quiet
 from resources import names
@@ -35,6 +41,7 @@ from resources.snapshot_store import SnapshotStore
 
 SUMMARY_FILE = "backhub-restore.json"  # also the marker: a folder holding it was made by a restore
 STAGING_OWNER = ".backhub-restore-pid"  # in a staging folder: the process building it
+WIKI = "wiki.git"  # a wiki's bare repository, inside its repository's folder
 
 
 # -- restore to a directory --------------------------------------------------------------------------
@@ -189,13 +196,14 @@ def _move_into_place(staging: Path, target: Path, force: bool) -> None:
 
 
 def _restore_repository(snapshot: Snapshot, git: Git, item: RepositorySnapshot, root: Path) -> RestoredRepository:
-    owner, name = names.full_name(item.full_name)
     restored = RestoredRepository(full_name=item.full_name)
-    if "reason" in item.summary:
-        restored.skipped = item.summary["reason"]
+    if item.summary.reason:  # skipped at backup (a name backhub refuses, say): nothing of it is stored
+        restored.skipped = item.summary.reason
         return restored
-    if "reason" in item.git:
-        restored.skipped = item.git["reason"]
+    owner, name = names.full_name(item.full_name)
+    folder = root / owner / name
+    if item.git.unavailable:
+        restored.skipped = item.git.unavailable
     else:
         bare = root / owner / f"{name}.git"
         refs = restore_git(snapshot, git, item.git, bare, f"{item.full_name}")
@@ -203,10 +211,9 @@ def _restore_repository(snapshot: Snapshot, git: Git, item: RepositorySnapshot, 
         if default and f"refs/heads/{default}" in refs:
             git.set_head(bare, f"refs/heads/{default}")
         restored.refs = len(refs)
-    restored.wiki = item.wiki.get("state", "unknown")
-    if item.wiki.get("chain") or item.wiki.get("state") == "populated":
-        restore_git(snapshot, git, item.wiki, root / owner / f"{name}.wiki.git", f"{item.full_name} wiki")
-    folder = root / owner / name
+    restored.wiki = item.wiki.state or ("failed" if item.wiki.failed else "unknown")
+    if item.wiki.chain or item.wiki.state == "populated":
+        restore_git(snapshot, git, item.wiki, folder / WIKI, f"{item.full_name} wiki")
     folder.mkdir(parents=True, exist_ok=True)
     for key, value in snapshot.metadata(item).items():
         if re.fullmatch(r"[a-z_]+", key):
@@ -214,13 +221,13 @@ def _restore_repository(snapshot: Snapshot, git: Git, item: RepositorySnapshot, 
     settings = snapshot.settings(item)
     if settings is not None:
         _write_json(folder / "settings.json", settings)
-    for asset in item.summary.get("release_assets") or []:
-        if "blob" in asset:
-            target = folder / "releases" / _path_part(asset.get("tag"), f"release-{asset['release_id']}") \
-                / _path_part(asset.get("name"), f"asset-{asset['id']}")
+    for asset in item.summary.release_assets or ():
+        if asset.blob:
+            target = folder / "releases" / _path_part(asset.tag, f"release-{asset.release_id}") \
+                / _path_part(asset.name, f"asset-{asset.id}")
             target.parent.mkdir(parents=True, exist_ok=True)
-            snapshot.store.copy_blob_to(snapshot.customer, asset["blob"], target)
-    if "chunks" in item.issues:
+            snapshot.store.copy_blob_to(snapshot.customer, asset.blob, target)
+    if item.issues.chunks is not None:
         issues_dir = folder / "issues"
         issues_dir.mkdir()
         index = []
@@ -238,7 +245,7 @@ def _restore_repository(snapshot: Snapshot, git: Git, item: RepositorySnapshot, 
     return restored
 
 
-def restore_git(snapshot: Snapshot, git: Git, entry: dict[str, Any], into: Path, what: str) -> dict[str, str]:
+def restore_git(snapshot: Snapshot, git: Git, entry: GitEntry, into: Path, what: str) -> dict[str, str]:
     into.parent.mkdir(parents=True, exist_ok=True)
     try:
         refs = restore_chain(git, snapshot.store, snapshot.customer, entry, into)
@@ -248,7 +255,7 @@ def restore_git(snapshot: Snapshot, git: Git, entry: dict[str, Any], into: Path,
         except TypeError:
             raise exc from None
         raise named from exc
-    if refs != (entry.get("tips") or {}):
+    if refs != entry.refs:
         raise IntegrityError(f"restore git data of {what}: the restored refs differ from the recorded tips")
     return refs
 

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from assets.issues import read_records
+from assets.bodies import read_records
 from backhub_pipeline.restore.issue_markdown import login, timeline
 from backhub_pipeline.restore.settings_to_github import apply_settings
 from backhub_pipeline.restore.snapshot import Progress, RepositorySnapshot, Snapshot, quiet
@@ -99,20 +99,20 @@ def restore_to_github(
         progress(f"create {destination}")
         _create_repository(client, owner, name, item, metadata, snapshot.date)
     branches: set[str] = set()
-    if "reason" in item.git:
-        result.notes.append(f"no git data: {item.git['reason']}")
+    if item.git.unavailable:
+        result.notes.append(f"no git data: {item.git.unavailable}")
     else:
         result.refs_pushed = _push(snapshot, git, client, item, destination, progress)
-        branches = {ref.removeprefix("refs/heads/") for ref in item.git.get("tips") or {} if ref.startswith("refs/heads/")}
+        branches = {ref.removeprefix("refs/heads/") for ref in item.git.tips or {} if ref.startswith("refs/heads/")}
         _set_default_branch(client, destination, str(item.summary.get("default_branch") or ""), branches, result)
         settings = snapshot.settings(item)
         if settings is not None:
             result.settings_applied = apply_settings(client, destination, settings, branches, result.notes)
-    if item.wiki.get("state") == "populated":
+    if item.wiki.state == "populated":
         result.wiki_pushed = _push_wiki(snapshot, git, client, item, destination, result, progress)
     _recreate_labels(client, destination, metadata.get("labels") or [], result)
     milestones = _recreate_milestones(client, destination, metadata.get("milestones") or [], result)
-    if "chunks" in item.issues:
+    if item.issues.chunks is not None:
         pulls = branches if client.may_write("pull_requests") else set()
         _recreate_issues(snapshot, client, item, destination, milestones, pulls, result, progress)
     result.seconds = round(time.monotonic() - started, 3)
@@ -139,14 +139,14 @@ def _create_repository(client: InstallationClient, owner: str, name: str, item: 
 
 def _push(snapshot: Snapshot, git: Git, client: InstallationClient, item: RepositorySnapshot, destination: str,
           progress: Progress) -> int:
-    tips = item.git.get("tips") or {}
+    tips = item.git.refs
     pushable = {ref: sha for ref, sha in tips.items() if not ref.startswith("refs/pull/")}
     if not pushable:
         return 0
     namespaces = sorted({"/".join(ref.split("/")[:2]) for ref in pushable})
     with tempfile.TemporaryDirectory(prefix="backhub-push-") as scratch:
         local = Path(scratch) / "repo.git"
-        progress(f"rebuild {item.full_name} from {len(item.git.get('chain') or [])} bundle(s)")
+        progress(f"rebuild {item.full_name} from {len(item.git.links)} bundle(s)")
         restore_git(snapshot, git, item.git, local, item.full_name)
         progress(f"push {len(pushable)} refs to {destination}")
         git.push(local, client.git_url(destination), client.git_environment(),

@@ -9,10 +9,21 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from assets.issues import chunk_counts, decode_chunk
+from assets.bodies import (
+    Body,
+    GitBody,
+    GitEntry,
+    InventoryBody,
+    InventoryEntry,
+    IssuesBody,
+    IssuesEntry,
+    chunk_counts,
+    decode_chunk,
+    read_body,
+)
 from assets.partitions import BACKUP_ASSETS
 from assets.verification import chain_problems
-from backhub_pipeline.restore.snapshot import Progress, body_blobs, quiet
+from backhub_pipeline.restore.snapshot import Progress, quiet
 from resources import names
 from resources.errors import (
     BackhubError,
@@ -32,6 +43,8 @@ class VerifyResult:
     chains_restored: int = 0
     # date -> assets never committed: a backup that failed part-way, not damage (its problem is in problems)
     incomplete: dict[str, list[str]] = field(default_factory=dict)
+    # "<date> <repository>: <reason>": repositories a snapshot holds no data of, skipped or failed at backup
+    not_backed_up: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -87,25 +100,46 @@ def verify_snapshots(
             except BackhubError:
                 continue  # already named by store.verify
             where = f"{customer}/{date}/{asset}"
+            try:
+                body = read_body(manifest)
+            except IntegrityError as exc:
+                result.problems.append(str(exc))
+                continue
             listed = set(manifest.blobs)
-            for bid in body_blobs(asset, manifest.body):
+            for bid in body.blobs():
                 if bid not in listed:
                     result.problems.append(f"manifest {where}: names blob {bid} in its body but not in its blob list")
-            result.problems.extend(_name_problems(where, asset, manifest.body))
-            if read_data and asset in ("repositories", "wikis"):
-                _verify_chains(store, git, customer, where, manifest.body, result, progress)
-            if read_data and asset == "issues":
-                _verify_chunks(store, customer, where, manifest.body, result)
+            result.problems.extend(_name_problems(where, body))
+            result.not_backed_up.extend(_not_backed_up(date, asset, body))
+            if read_data and isinstance(body, GitBody):
+                _verify_chains(store, git, customer, where, body, result, progress)
+            if read_data and isinstance(body, IssuesBody):
+                _verify_chunks(store, customer, where, body, result)
     return result
 
 
-def _name_problems(where: str, asset: str, body: dict[str, Any]) -> list[str]:
+def _entries(body: Body) -> Iterable[InventoryEntry | GitEntry | IssuesEntry]:
+    return body.repositories if isinstance(body, InventoryBody) else body.repositories.values()
+
+
+def _not_backed_up(date: str, asset: str, body: Body) -> list[str]:
+    """Repositories this snapshot holds no data of, with the recorded reason: skipped at inventory (named
+    once, there), or failed in this asset (the backup's completeness check failed naming them)."""
+    if isinstance(body, InventoryBody):
+        return [f"{date} {entry.full_name}: {entry.reason}" for entry in body.repositories
+                if entry.reason and entry.reason.startswith("skipped")]
+    return [f"{date} {entry.full_name} ({asset}): backup failed: {entry.failed}" for entry in body.repositories.values()
+            if entry.failed]
+
+
+def _name_problems(where: str, body: Body) -> list[str]:
     problems = []
-    entries = body.get("repositories", [])
-    for entry in entries if isinstance(entries, list) else entries.values():
+    for entry in _entries(body):
+        if entry.reason:
+            continue  # no data: the name, as GitHub served it, is recorded and never used
         try:
-            names.full_name(entry.get("full_name"))
-            for ref, sha in (entry.get("tips") or {}).items():
+            names.full_name(entry.full_name)
+            for ref, sha in (getattr(entry, "tips", None) or {}).items():
                 names.ref(ref)
                 names.sha(sha)
         except names.InvalidNameError as exc:
@@ -118,25 +152,25 @@ def _verify_chains(
     git: Git,
     customer: str,
     where: str,
-    body: dict[str, Any],
+    body: GitBody,
     result: VerifyResult,
     progress: Progress,
 ) -> None:
-    for entry in body.get("repositories", {}).values():
-        if not entry.get("chain"):
+    for entry in body.repositories.values():
+        if not entry.chain:
             continue
-        progress(f"  rebuild {entry.get('full_name', '?')} from {len(entry['chain'])} bundle(s) ({where})")
+        progress(f"  rebuild {entry.full_name} from {len(entry.chain)} bundle(s) ({where})")
         result.problems.extend(chain_problems(git, store, customer, entry, where))
         result.chains_restored += 1
 
 
-def _verify_chunks(store: SnapshotStore, customer: str, where: str, body: dict[str, Any], result: VerifyResult) -> None:
-    size = int(body.get("chunk_size") or 100)
-    for entry in body.get("repositories", {}).values():
-        for chunk_id, info in (entry.get("chunks") or {}).items():
-            label = f"issues chunk {chunk_id} (blob {info['blob']}) of {entry.get('full_name', '?')} ({where})"
+def _verify_chunks(store: SnapshotStore, customer: str, where: str, body: IssuesBody, result: VerifyResult) -> None:
+    size = body.chunk_size
+    for entry in body.repositories.values():
+        for chunk_id, info in (entry.chunks or {}).items():
+            label = f"issues chunk {chunk_id} (blob {info.blob}) of {entry.full_name} ({where})"
             try:
-                records = decode_chunk(store.read_blob(customer, info["blob"]))
+                records = decode_chunk(store.read_blob(customer, info.blob))
             except IntegrityError:
                 continue  # named by store.verify
             except (ValueError, KeyError, TypeError) as exc:
@@ -145,6 +179,5 @@ def _verify_chunks(store: SnapshotStore, customer: str, where: str, body: dict[s
             stray = [n for n in records if n // size != int(chunk_id)]
             if stray:
                 result.problems.append(f"{label}: holds issue #{stray[0]} outside its number range")
-            if chunk_counts(records) != info.get("counts"):
-                result.problems.append(f"{label}: counts {chunk_counts(records)} differ from recorded {info.get('counts')}")
-
+            if chunk_counts(records) != info.counts:
+                result.problems.append(f"{label}: counts {chunk_counts(records)} differ from recorded {dict(info.counts)}")

@@ -17,6 +17,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -67,10 +68,9 @@ def one_line(stderr: str) -> str:
     return lines[0]
 
 
-def _new_home(tmp: Path, emulator: EmulatorProcess) -> dict[str, str]:
-    """A new installation's home under ``tmp`` (``backhub init`` run): its environment."""
+def new_home(home: Path, emulator: Any) -> dict[str, str]:
+    """An initialised installation in ``home`` against ``emulator``: the environment its commands need."""
     info = emulator.info
-    home = tmp / "home"
     home.mkdir()
     shutil.copyfile(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
     env = {"DAGSTER_HOME": str(home), "BACKHUB_GITHUB_API_URL": info["api_url"],
@@ -94,9 +94,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     tmp = tmp_path_factory.mktemp("cli")
     emulator = start_emulator(tmp / "emulator")
     try:
-        env = _new_home(tmp, emulator)
+        home = tmp / "home"
+        env = new_home(home, emulator)
         date, _done = _backup(env)
-        yield World(home=Path(env["DAGSTER_HOME"]), env=env, date=date)
+        yield World(home=home, env=env, date=date)
     finally:
         emulator.stop()
 
@@ -122,7 +123,7 @@ def two_days(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwoDays]:
     tmp = tmp_path_factory.mktemp("cli-days")
     emulator = start_emulator(tmp / "emulator")
     try:
-        env = _new_home(tmp, emulator)
+        env = new_home(tmp / "home", emulator)
         first, _done = _backup(env)
         emulator.control("POST", "clock", {"offset_days": 1})
         repo = f"{CUSTOMER}/dotfiles"

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from assets.bodies import GitEntry
 from assets.git_chain import restore_chain
 from assets.policy import BackupPolicy
 from resources.git import Git
@@ -130,9 +131,9 @@ def _expected_reads(backhub: Backhub, previous_date: str, full_read_days: int, c
 
 
 def _records(backhub: Backhub, full_name: str) -> dict[int, dict]:
-    from assets.issues import read_records
+    from assets.bodies import IssuesEntry, read_records
 
-    entry = _entries(backhub, "issues")[full_name]
+    entry = IssuesEntry.from_json(_entries(backhub, "issues")[full_name], full_name)
     return {record["number"]: record for record in read_records(backhub.store(), CUSTOMER, entry)}
 
 
@@ -201,7 +202,7 @@ def test_only_a_deleted_branch_is_captured_the_same_day_and_restores(backhub: Ba
     fetched = git_log.commands("fetch")
     assert len(fetched) == 1 and f"/{repo['full_name']}.git" in fetched[0]
     restored = tmp_path / "restored.git"
-    refs = restore_chain(Git(tmp_path / "cache"), backhub.store(), CUSTOMER, entry, restored)
+    refs = restore_chain(Git(tmp_path / "cache"), backhub.store(), CUSTOMER, GitEntry.from_json(entry, "test"), restored)
     assert refs == truth["refs"]
 
 
@@ -224,5 +225,6 @@ def test_force_pushed_commits_and_quiet_days_restore_exactly_on_every_day(backhu
         entries = {e["full_name"]: e for e in store.read_manifest(CUSTOMER, date, "repositories").body["repositories"].values()}
         for repo in account["repositories"].values():
             into = tmp_path / date / f"{repo['id']}.git"
-            assert restore_chain(git, store, CUSTOMER, entries[repo["full_name"]], into) == repo["refs"], (date, repo["full_name"])
+            entry = GitEntry.from_json(entries[repo["full_name"]], "test")
+            assert restore_chain(git, store, CUSTOMER, entry, into) == repo["refs"], (date, repo["full_name"])
             assert _reachable(into) == objects[repo["full_name"]], (date, repo["full_name"])

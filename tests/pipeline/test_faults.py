@@ -185,3 +185,48 @@ def test_one_asset_failing_still_commits_the_others_and_the_step_names_it_first(
     assert sorted(store.list_snapshots(customer)[backhub.today()]) == ["inventory", "issues", "wikis"]
     assert summary.checks_failed == []
     assert summary.checks_passed == 7  # all but the three of repositories, which committed nothing to check
+
+
+def _delete_one_blob_object(git_dir) -> str:
+    """Delete one loose blob object of a bare repository: its remote now fails ``unable to read <sha>``."""
+    import subprocess
+
+    for path in sorted((git_dir / "objects").glob("[0-9a-f][0-9a-f]/*")):
+        sha = path.parent.name + path.name
+        kind = subprocess.run(["git", f"--git-dir={git_dir}", "cat-file", "-t", sha], capture_output=True, text=True)
+        if kind.stdout.strip() == "blob":
+            path.unlink()
+            return sha
+    raise AssertionError(f"no loose blob in {git_dir}: the test proves nothing")
+
+
+def test_one_corrupt_repository_is_recorded_failed_and_the_others_are_committed_and_restore_exactly(
+        backhub, tmp_path) -> None:
+    from backhub_pipeline.restore.to_folder import restore_to_directory
+    from resources.git import Git
+
+    customer = _org(backhub)
+    account = next(acc for name, acc in backhub.emulator.state()["accounts"].items() if name.lower() == customer)
+    victim = next(repo for repo in account["repositories"].values() if len(repo["refs"]) > 1 and not repo["archived"])
+    _delete_one_blob_object(backhub.emulator.data_dir / "repos" / f"{victim['id']}.git")
+
+    summary = _run(backhub, customer)
+
+    assert summary.success, summary.error  # the healthy repositories' day is committed, not thrown away
+    assert summary.checks_failed == ["repositories:covers_inventory"], summary.check_descriptions
+    described = summary.check_descriptions["repositories:covers_inventory"]
+    assert victim["full_name"] in described and "RemoteCorruptError" in described
+    store = backhub.store()
+    entries = {e["full_name"]: e for e in store.read_manifest(customer, backhub.today(), "repositories").body["repositories"].values()}
+    assert "the remote repository is corrupt" in entries[victim["full_name"]]["failed"]
+    assert "tips" not in entries[victim["full_name"]]
+    result = restore_to_directory(store, Git(tmp_path / "cache"), customer, backhub.today(), tmp_path / "restored")
+    restored = {repo.full_name: repo for repo in result.repositories}
+    assert restored[victim["full_name"]].skipped.startswith("backup failed: RemoteCorruptError")
+    assert not (tmp_path / "restored" / f"{victim['full_name']}.git").exists()
+    others = [repo for repo in account["repositories"].values() if repo["id"] != victim["id"]]
+    assert others
+    for repo in others:
+        assert entries[repo["full_name"]]["tips"] == repo["refs"], repo["full_name"]
+        bare = tmp_path / "restored" / f"{repo['full_name']}.git"
+        assert Git(tmp_path / "cache").refs(bare) == repo["refs"], repo["full_name"]

@@ -76,7 +76,8 @@ def test_mirror_path_refuses_unsafe_names(git: Git) -> None:
     for customer, full_name in [("acme", "../etc"), ("acme", "-rf/x"), ("Acme", "acme/x"), ("acme", "a/b/c")]:
         with pytest.raises(InvalidNameError):
             git.mirror_path(customer, full_name)
-    assert git.mirror_path("acme", "acme/x", wiki=True).name == "x.wiki.git"
+    assert git.mirror_path("acme", "acme/x", wiki=True).relative_to(git.cache_dir).parts == ("acme", "acme", "wikis", "x.git")
+    assert git.mirror_path("acme", "acme/x.wiki") != git.mirror_path("acme", "acme/x", wiki=True)
 
 
 def test_fetch_from_a_missing_remote_raises_remote_not_found(git: Git, tmp_path: Path) -> None:

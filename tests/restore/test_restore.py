@@ -47,7 +47,7 @@ def test_each_day_restores_to_exactly_that_days_truth(history: History, tmp_path
             assert _git_refs(bare) == repo["refs"], (day.date, repo["full_name"])
             assert reachable_objects(bare) == day.objects.get(repo["full_name"], set()), (day.date, repo["full_name"])
             assert _fsck(bare).returncode == 0, _fsck(bare).stderr
-            wiki = target / owner / f"{name}.wiki.git"
+            wiki = target / owner / name / "wiki.git"
             if repo["wiki"]["state"] == "populated":
                 assert _git_refs(wiki) == repo["wiki"]["refs"]
                 assert reachable_objects(wiki) == day.objects[f"{repo['full_name']}.wiki"]
@@ -82,7 +82,8 @@ def test_one_repository_restores_alone_and_an_existing_folder_is_refused_unless_
     target = tmp_path / "one"
     args = ["--customer", CUSTOMER, "--date", day.date, "--repo", "zoe-dev/notes", "--to", str(target)]
     assert _restore(*args) == 0
-    assert sorted(p.name for p in (target / "zoe-dev").iterdir()) == ["notes", "notes.git", "notes.wiki.git"]
+    assert sorted(p.name for p in (target / "zoe-dev").iterdir()) == ["notes", "notes.git"]
+    assert (target / "zoe-dev" / "notes" / "wiki.git" / "HEAD").is_file()
     (target / "mine.txt").write_text("keep me")
     capsys.readouterr()
     assert _restore(*args) == 2
@@ -178,7 +179,7 @@ def _reviews(history: History, number: int) -> list[dict]:
 
     store = clients(Settings.from_env()).store
     snapshot = Snapshot(store, CUSTOMER, history.days[-1].date)
-    from assets.issues import read_records
+    from assets.bodies import read_records
 
     records = {r["number"]: r for r in read_records(store, CUSTOMER, snapshot.repository("zoe-dev/notes").issues)}
     return records[number]["reviews"]
