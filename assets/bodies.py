@@ -29,7 +29,7 @@ from resources.snapshot_store import Manifest, SnapshotStore
 
 _T = TypeVar("_T")
 
-COUNT_KEYS = ("issues", "pull_requests", "comments", "reviews", "review_comments")
+COUNT_KEYS = ("issues", "pull_requests", "comments", "reviews", "review_comments", "events", "pull_commits")
 # Fields of GitHub's repository object copied into an inventory entry, for the other assets and listings.
 SUMMARY_FIELDS = ("id", "full_name", "private", "fork", "archived", "disabled", "has_wiki", "has_issues",
                   "default_branch", "size", "pushed_at")
@@ -405,6 +405,8 @@ class IssuesEntry:
     probe: Mapping[str, Any] | None = None
     updated_records: int | None = None
     healed_comment_threads: int | None = None
+    events_watermark: str | None = None  # created_at of the newest issue event read
+    pull_commit_reads: int | None = None
     reason: str | None = None
     failed: str | None = None
 
@@ -429,6 +431,8 @@ class IssuesEntry:
                     probe=f.take("probe", dict, required=False),
                     updated_records=f.take("updated_records", int, required=False),
                     healed_comment_threads=f.take("healed_comment_threads", int, required=False),
+                    events_watermark=f.take("events_watermark", str, required=False),
+                    pull_commit_reads=f.take("pull_commit_reads", int, required=False),
                     reason=f.take("reason", str, required=False), failed=f.take("failed", str, required=False))
         f.done()
         return entry
@@ -440,6 +444,7 @@ class IssuesEntry:
             "counts": dict(self.counts) if self.counts is not None else None, "watermark": self.watermark,
             "full_read_at": self.full_read_at, "read": self.read, "probe": self.probe,
             "updated_records": self.updated_records, "healed_comment_threads": self.healed_comment_threads,
+            "events_watermark": self.events_watermark, "pull_commit_reads": self.pull_commit_reads,
             "reason": self.reason, "failed": self.failed})
 
     def replace(self, **changes: Any) -> IssuesEntry:
@@ -511,6 +516,8 @@ def chunk_counts(records: dict[int, dict[str, Any]]) -> dict[str, int]:
         counts["comments"] += len(record["comments"])
         counts["reviews"] += len(record["reviews"])
         counts["review_comments"] += len(record["review_comments"])
+        counts["events"] += len(record.get("events", ()))
+        counts["pull_commits"] += len(record.get("commits", ()))
     return counts
 
 

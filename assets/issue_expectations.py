@@ -12,7 +12,19 @@ from typing import Any
 
 import pandas as pd
 
-COLUMNS = ["repository", "number", "id", "state", "created_at", "updated_at", "comments", "stored_comments"]
+COLUMNS = ["repository", "number", "id", "state", "created_at", "updated_at", "comments", "stored_comments",
+           "repeated_event_ids", "commits", "stored_commits"]
+PULL_COMMITS_LISTED = 250  # GitHub's "List commits on a pull request" stops there
+
+
+def _commits(record: dict[str, Any]) -> tuple[int, int]:
+    """(what the pull request says, what we stored); equal by construction where there is nothing to
+    compare (an issue, or a record from before pull-request detail and commits were captured)."""
+    stored = len(record.get("commits", ()))
+    said = (record.get("pull") or {}).get("commits")
+    if "commits" not in record or not isinstance(said, int):
+        return stored, stored
+    return min(said, PULL_COMMITS_LISTED), stored
 
 
 def issues_table(rows: Iterable[tuple[str, dict[str, Any]]]) -> pd.DataFrame:
@@ -27,6 +39,9 @@ def issues_table(rows: Iterable[tuple[str, dict[str, Any]]]) -> pd.DataFrame:
             "updated_at": (record.get("issue") or {}).get("updated_at"),
             "comments": (record.get("issue") or {}).get("comments"),
             "stored_comments": len(record.get("comments", [])),
+            "repeated_event_ids": len(record.get("events", ())) - len({e.get("id") for e in record.get("events", ())}),
+            "commits": _commits(record)[0],
+            "stored_commits": _commits(record)[1],
         }
         for repository, record in rows
     ]
@@ -67,15 +82,25 @@ def validate_issues(frame: pd.DataFrame) -> list[Outcome]:
         expect.ExpectColumnValuesToBeInSet(column="state", value_set=["open", "closed"]),
         expect.ExpectColumnPairValuesAToBeGreaterThanB(column_A="updated_at", column_B="created_at", or_equal=True),
         expect.ExpectColumnPairValuesToBeEqual(column_A="comments", column_B="stored_comments"),
+        expect.ExpectColumnValuesToBeInSet(column="repeated_event_ids", value_set=[0]),
+        expect.ExpectColumnPairValuesToBeEqual(column_A="commits", column_B="stored_commits"),
     ):
         suite.add_expectation(expectation)
     result = batch.validate(suite)
     return [
         Outcome(
-            expectation=item.expectation_config.type,
+            expectation=_name(item.expectation_config),
             success=bool(item.success),
             unexpected_count=int(item.result.get("unexpected_count") or 0),
             examples=[str(value) for value in (item.result.get("partial_unexpected_list") or [])[:5]],
         )
         for item in result.results
     ]
+
+
+def _name(config: Any) -> str:
+    """The expectation's type and the columns it reads: two of one type stay two keys of metadata."""
+    kwargs = config.kwargs
+    columns = [kwargs[key] for key in ("column", "column_A", "column_B") if kwargs.get(key)]
+    columns += list(kwargs.get("column_list") or [])
+    return f"{config.type}({', '.join(columns)})" if columns else config.type

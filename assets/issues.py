@@ -58,9 +58,12 @@ class Updates:
     comments: dict[int, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     reviews: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     review_comments: dict[int, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    events: dict[int, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    events_newest: str | None = None  # created_at of the newest issue event read
 
     def numbers(self) -> set[int]:
-        return set(self.issues) | set(self.pulls) | set(self.comments) | set(self.reviews) | set(self.review_comments)
+        return (set(self.issues) | set(self.pulls) | set(self.comments) | set(self.reviews) | set(self.review_comments)
+                | set(self.events))
 
 
 def _pulls_updated_since(client: InstallationClient, full_name: str, since: dt.datetime | None) -> Iterator[dict]:
@@ -72,7 +75,22 @@ def _pulls_updated_since(client: InstallationClient, full_name: str, since: dt.d
         yield pull
 
 
-def fetch_updates(client: InstallationClient, full_name: str, since: dt.datetime | None) -> Updates:
+def fetch_events(client: InstallationClient, full_name: str, updates: Updates, after: dt.datetime | None) -> None:
+    """Issue events newest first (the repository-wide list has no ``since``), stopping at the first one
+    created before ``after`` (the previous newest minus an overlap; ids deduplicate the overlap);
+    everything when ``after`` is None. Each is kept without its ``issue``: the record holds that."""
+    for event in client.issue_events(full_name):
+        if after is not None and _parse_time(event["created_at"]) < after:
+            return
+        if updates.events_newest is None or event["created_at"] > updates.events_newest:
+            updates.events_newest = event["created_at"]
+        issue = event.get("issue")
+        if isinstance(issue, dict) and isinstance(issue.get("number"), int):
+            updates.events[issue["number"]].append({key: value for key, value in event.items() if key != "issue"})
+
+
+def fetch_updates(client: InstallationClient, full_name: str, since: dt.datetime | None,
+                  events_after: dt.datetime | None = None) -> Updates:
     updates = Updates()
     for issue in client.issues(full_name, since):
         updates.issues[issue["number"]] = issue
@@ -81,8 +99,9 @@ def fetch_updates(client: InstallationClient, full_name: str, since: dt.datetime
     for comment in client.review_comments(full_name, since):
         updates.review_comments[number_from_url(comment["pull_request_url"])].append(comment)
     for pull in _pulls_updated_since(client, full_name, since):
-        updates.pulls[pull["number"]] = pull
+        updates.pulls[pull["number"]] = client.pull(full_name, pull["number"])  # in full: the detail fields
         updates.reviews[pull["number"]] = client.reviews(full_name, pull["number"])
+    fetch_events(client, full_name, updates, events_after if since is not None else None)
     return updates
 
 
@@ -95,7 +114,12 @@ def _merge_by_id(old: Iterable[dict[str, Any]], new: Iterable[dict[str, Any]]) -
 def apply_updates(records: dict[int, dict[str, Any]], updates: Updates, numbers: Iterable[int]) -> None:
     """Fold one chunk's updates into its records, in place."""
     for number in numbers:
+        if number not in records and not _more_than_events(updates, number):
+            continue  # events of an issue never seen (deleted or transferred): nothing to hang them on
         record = records.setdefault(number, {"number": number, "comments": [], "reviews": [], "review_comments": []})
+        if number in updates.events or "events" not in record:
+            record["events"] = sorted(_merge_by_id(record.get("events", ()), updates.events.get(number, ())),
+                                      key=lambda event: (event["created_at"], event["id"]))
         if number in updates.issues:
             record["issue"] = updates.issues[number]
         if number in updates.pulls:
@@ -104,6 +128,34 @@ def apply_updates(records: dict[int, dict[str, Any]], updates: Updates, numbers:
         record["review_comments"] = _merge_by_id(record["review_comments"], updates.review_comments.get(number, ()))
         if number in updates.reviews:  # reviews are re-read whole for every updated pull request
             record["reviews"] = sorted(updates.reviews[number], key=lambda review: review["id"])
+
+
+def _more_than_events(updates: Updates, number: int) -> bool:
+    return any(number in kind for kind in (updates.issues, updates.pulls, updates.comments, updates.reviews,
+                                           updates.review_comments))
+
+
+def _pull_base_and_head(record: dict[str, Any] | None) -> tuple[str | None, str | None]:
+    pull = (record or {}).get("pull") or {}
+    return (pull.get("base") or {}).get("sha"), (pull.get("head") or {}).get("sha")
+
+
+def refresh_pull_commits(client: InstallationClient, full_name: str, record: dict[str, Any],
+                         before: tuple[str | None, str | None], full: bool) -> bool:
+    """Read a pull request's commits when its head or base moved since the previous record (or on a
+    full read, or when the record has none yet); True when read."""
+    if "pull" not in record:
+        return False
+    if not full and "commits" in record and _pull_base_and_head(record) == before:
+        return False
+    record["commits"] = client.pull_commits(full_name, record["number"])
+    return True
+
+
+def _events_after(previous: IssuesEntry, policy: BackupPolicy) -> dt.datetime | None:
+    """Where the read of the issue events may stop: the newest event seen before, minus the overlap."""
+    newest = previous.events_watermark
+    return _parse_time(newest) - dt.timedelta(minutes=policy.since_overlap_minutes) if newest else None
 
 
 def _tops(latest: Mapping[str, Any]) -> dict[str, Any]:
@@ -150,9 +202,9 @@ def snapshot_issues(
             capture.reuse(info.blob, info.size)
         watermark = previous.watermark if searched is None else capture.started_at.isoformat()
         return previous.replace(probe=latest, watermark=watermark, read="skipped", updated_records=0,
-                                healed_comment_threads=0)
+                                healed_comment_threads=0, pull_commit_reads=0)
     since = _parse_time(previous.watermark) - dt.timedelta(minutes=policy.since_overlap_minutes) if incremental else None
-    updates = fetch_updates(client, full_name, since)
+    updates = fetch_updates(client, full_name, since, _events_after(previous, policy))
     previous_chunks = (previous.chunks or {}) if incremental else {}
 
     by_chunk: dict[str, list[int]] = defaultdict(list)
@@ -160,7 +212,7 @@ def snapshot_issues(
         by_chunk[str(number // policy.issue_chunk_size)].append(number)
 
     chunks: dict[str, IssueChunk] = {}
-    healed = 0
+    healed = pull_commit_reads = 0
     for chunk_id, info in previous_chunks.items():
         if chunk_id not in by_chunk:
             capture.reuse(info.blob, info.size)
@@ -168,9 +220,13 @@ def snapshot_issues(
     for chunk_id, numbers in by_chunk.items():
         records = (decode_chunk(capture.store.read_blob(capture.customer, previous_chunks[chunk_id].blob))
                    if chunk_id in previous_chunks else {})
+        heads = {number: _pull_base_and_head(records.get(number)) for number in numbers}
         apply_updates(records, updates, numbers)
         for number in numbers:
-            record = records[number]
+            record = records.get(number)
+            if record is None:
+                continue
+            pull_commit_reads += refresh_pull_commits(client, full_name, record, heads[number], not incremental)
             expected = (record.get("issue") or {}).get("comments")
             if expected is not None and expected != len(record["comments"]):
                 # Deleted or missed comments: the issue's own count disagrees, so read them all again.
@@ -180,7 +236,7 @@ def snapshot_issues(
         ref = capture.put(encode_chunk(records))
         chunks[chunk_id] = IssueChunk(blob=ref.id, size=ref.size, counts=chunk_counts(records))
 
-    totals = {key: sum(info.counts[key] for info in chunks.values()) for key in COUNT_KEYS}
+    totals = {key: sum(info.counts.get(key, 0) for info in chunks.values()) for key in COUNT_KEYS}
     return IssuesEntry(
         full_name=full_name,
         chunks=dict(sorted(chunks.items(), key=lambda item: int(item[0]))),
@@ -191,6 +247,8 @@ def snapshot_issues(
         probe=latest,
         updated_records=len(updates.numbers()),
         healed_comment_threads=healed,
+        events_watermark=updates.events_newest or (previous.events_watermark if incremental else None),
+        pull_commit_reads=pull_commit_reads,
     )
 
 

@@ -23,7 +23,7 @@ import subprocess
 from datetime import datetime, timedelta
 from typing import Any
 
-from . import gitgen, shapes
+from . import events, gitgen, shapes
 from .api import next_number
 from .gitgen import Stream
 from .seed import CONTRIBUTORS, Text, _author, build_wiki, git_moment, new_repo_record
@@ -49,6 +49,7 @@ def advance(store: Store, days: int) -> dict[str, Any]:
         "created": [],
         "wiki_pages": 0,
         "wikis_created": [],
+        "issue_events": 0,
     }
     if days <= 0:
         return summary
@@ -154,6 +155,8 @@ class Day:
         wikis = [r for r in repos if self.store.wiki_state(r) == "populated"]
         if wikis:
             self.wiki_page(self.rng.choice(wikis))
+        for repo in busy:  # last, so that every earlier draw of the day is what it was without it
+            self.history_day(repo)
 
     def git_day(self, repo: dict[str, Any], branch: bool) -> None:
         git_dir = self.store.git_dir(repo)
@@ -214,6 +217,8 @@ class Day:
                     "closed_by": None, "author_association": "CONTRIBUTOR", "comments": [],
                 }
             )
+            self._record(repo, repo["issues"][-1], {**events.fields(repo["issues"][-1]), "labels": []},
+                         repo["issues"][-1]["user"], now)
             self.summary["issues_created"] += 1
             self.issue_event("opened", repo, repo["issues"][-1], repo["issues"][-1]["user"])
         issues = repo["issues"]
@@ -276,6 +281,8 @@ class Day:
                          "draft": False, "reviews": [], "review_comments": []},
             }
         )
+        self._record(repo, repo["issues"][-1], {**events.fields(repo["issues"][-1]), "labels": []},
+                     repo["issues"][-1]["user"], now)
         self.summary["pulls_opened"] += 1
         self.store.emit_refs(repo, refs, person)
         self.pull_event("opened", repo, repo["issues"][-1])
@@ -302,10 +309,13 @@ class Day:
             self.review_comment_event(repo, issue, p["review_comments"][-1])
         now = self.moment()
         merged = self.rng.random() < 0.7
+        before = events.fields(issue)
         issue.update(state="closed", closed_at=now, updated_at=now, closed_by=self.rng.choice(self.people),
                      state_reason=None if merged else "not_planned")
         if merged:
             p.update(merged_at=now, merged_by=issue["closed_by"], merge_commit_sha=p["head_sha"])
+            events.add_event(self.store, issue, "merged", issue["closed_by"], now, commit_id=p["merge_commit_sha"])
+        self._record(repo, issue, before, issue["closed_by"], now)
         self.pull_event("closed", repo, issue, issue["closed_by"])
         refs_now = Store.read_refs(git_dir)
         updates = "".join(
@@ -315,6 +325,58 @@ class Day:
             subprocess.run(["git", f"--git-dir={git_dir}", "update-ref", "--stdin"], input=updates.encode(), check=True)
             self.store.emit_refs(repo, refs_now, issue["closed_by"])
         self.summary["pulls_closed"] += 1
+
+    def _record(self, repo: dict[str, Any], issue: dict[str, Any], before: dict[str, Any], actor: str, when: str) -> None:
+        count = len(issue.get("events", []))
+        events.record_changes(self.store, repo, issue, before, actor, when)
+        self.summary["issue_events"] += len(issue.get("events", [])) - count
+
+    def history_day(self, repo: dict[str, Any]) -> None:
+        """Triage on a busy repository: labels, assignees, milestones, renames, closing and reopening,
+        and a commit on the default branch referencing an issue (which, as on GitHub, leaves the
+        issue's ``updated_at`` alone). Its own generator, so the rest of the day is unchanged."""
+        if not repo.get("has_issues", True) or not repo["issues"]:
+            return
+        rng = random.Random(f"history:{self.store.db['seed']}:{self.number}:{repo['id']}")
+        people = self.people
+        for _ in range(rng.randint(1, 3)):
+            issue = rng.choice(repo["issues"])
+            if issue.get("locked"):
+                continue
+            before = events.fields(issue)
+            actor = rng.choice(people)
+            change = rng.choice(["label", "unlabel", "assign", "unassign", "milestone", "rename", "state"])
+            if change == "label":
+                issue["labels"] = sorted({*issue.get("labels", []), rng.choice(repo["labels"])["name"]})
+            elif change == "unlabel" and issue.get("labels"):
+                dropped = rng.choice(issue["labels"])
+                issue["labels"] = [n for n in issue["labels"] if n != dropped]
+            elif change == "assign":
+                issue["assignees"] = sorted({*issue.get("assignees", []), rng.choice(people)})
+            elif change == "unassign" and issue.get("assignees"):
+                issue["assignees"] = issue["assignees"][1:]
+            elif change == "milestone" and repo["milestones"]:
+                choices = [None, *[m["number"] for m in repo["milestones"]]]
+                issue["milestone"] = rng.choice([m for m in choices if m != issue.get("milestone")])
+            elif change == "rename":
+                issue["title"] = f"{issue['title'].split(' (triaged')[0]} (triaged day {self.number})"
+            elif change == "state" and not issue.get("pull"):
+                closing = issue["state"] == "open"
+                issue.update(state="closed" if closing else "open", closed_by=actor if closing else None,
+                             state_reason="completed" if closing else "reopened")
+            now = self.moment()
+            if events.fields(issue) != before:
+                if issue["state"] == "closed" and before["state"] == "open":
+                    issue["closed_at"] = now
+                elif issue["state"] == "open":
+                    issue["closed_at"] = None
+                self._record(repo, issue, before, actor, now)
+                issue["updated_at"] = now
+        tip = Store.read_refs(self.store.git_dir(repo)).get(f"refs/heads/{repo.get('default_branch', 'main')}")
+        if tip:
+            issue = rng.choice(repo["issues"])
+            events.add_event(self.store, issue, "referenced", rng.choice(people), self.moment(), commit_id=tip)
+            self.summary["issue_events"] += 1
 
     def wiki_page(self, repo: dict[str, Any]) -> None:
         wiki = self.store.wiki_dir(repo)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from . import repo_settings, search, shapes, webhooks
+from . import events, repo_settings, search, shapes, webhooks
 from .auth import narrow_permissions
 from .emulator import Emulator
 from .http import Request, Response
@@ -886,9 +886,11 @@ def create_issue(em: Emulator, req: Request, repo: dict[str, Any]) -> Response:
         "comments": [],
         "author_association": "NONE",
     }
+    before = events.fields(issue)
     bad = _apply_issue_fields(em, repo, issue, body)
     if bad:
         return bad
+    events.record_changes(em.store, repo, issue, before, _actor(em, req), now, created=True)
     repo["issues"].append(issue)
     repo["updated_at"] = now
     _issue_event(em, repo, issue, "opened")
@@ -921,6 +923,7 @@ def update_issue(em: Emulator, req: Request, repo: dict[str, Any], number: str) 
         return not_found()
     body = req.json() or {}
     old = {"title": issue.get("title"), "body": issue.get("body")}
+    before = events.fields(issue)
     bad = _apply_issue_fields(em, repo, issue, body)
     if bad:
         return bad
@@ -939,6 +942,7 @@ def update_issue(em: Emulator, req: Request, repo: dict[str, Any], number: str) 
         issue["state_reason"] = body.get("state_reason") or ("completed" if state == "closed" else "reopened")
     elif body.get("state_reason"):
         issue["state_reason"] = body["state_reason"]
+    events.record_changes(em.store, repo, issue, before, _actor(em, req), now)
     issue["updated_at"] = now
     if action:
         _issue_event(em, repo, issue, action, changes)
@@ -1156,6 +1160,59 @@ def repo_review_comments(em: Emulator, req: Request, repo: dict[str, Any]) -> Re
     )
 
 
+def pull_commits(em: Emulator, req: Request, repo: dict[str, Any], number: str) -> Response:
+    """``GET /repos/{owner}/{repo}/pulls/{n}/commits``: ``git rev-list base..head``, oldest first, at
+    most 250 (as GitHub documents)."""
+    issue = _find_pull(repo, number)
+    if issue is None:
+        return not_found()
+    return paginate(
+        req,
+        events.pull_commits(em.store.git_dir(repo), issue["pull"]),
+        lambda cm: shapes.pull_commit(repo, cm, em.store, req.urls),
+        f"/repositories/{repo['id']}/pulls/{issue['number']}/commits",
+    )
+
+
+# ---- issue events ----------------------------------------------------------------------------------
+def _all_events(repo: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    return [(i, ev) for i in repo["issues"] for ev in i.get("events", [])]
+
+
+def repo_issue_events(em: Emulator, req: Request, repo: dict[str, Any]) -> Response:
+    """``GET /repos/{owner}/{repo}/issues/events``: every issue's events, newest first. GitHub's
+    reference documents only ``per_page`` and ``page`` (no ``since``, no ``sort``) and states no order;
+    github.com serves the newest first, and so does the emulator."""
+    pairs = sorted(_all_events(repo), key=lambda p: (p[1]["created_at"], p[1]["id"]), reverse=True)
+    return paginate(
+        req,
+        pairs,
+        lambda p: shapes.issue_event(repo, p[0], p[1], em.store, req.urls, with_issue=True),
+        f"/repositories/{repo['id']}/issues/events",
+    )
+
+
+def get_issue_event(em: Emulator, req: Request, repo: dict[str, Any], event_id: str) -> Response:
+    for i, ev in _all_events(repo):
+        if ev["id"] == int(event_id):
+            return ok(shapes.issue_event(repo, i, ev, em.store, req.urls, with_issue=True))
+    return not_found()
+
+
+def issue_events(em: Emulator, req: Request, repo: dict[str, Any], number: str) -> Response:
+    """``GET /repos/{owner}/{repo}/issues/{n}/events``: one issue's events, oldest first."""
+    issue = find_issue(repo, int(number))
+    if issue is None:
+        return not_found()
+    items = sorted(issue.get("events", []), key=lambda ev: (ev["created_at"], ev["id"]))
+    return paginate(
+        req,
+        items,
+        lambda ev: shapes.issue_event(repo, issue, ev, em.store, req.urls, with_issue=False),
+        f"/repositories/{repo['id']}/issues/{issue['number']}/events",
+    )
+
+
 # ---- releases --------------------------------------------------------------------------------------
 def list_releases(em: Emulator, req: Request, repo: dict[str, Any]) -> Response:
     items = sorted(repo.get("releases", []), key=lambda rel: (rel["created_at"], rel["id"]), reverse=True)
@@ -1277,7 +1334,10 @@ REPO_ROUTES = _compile(
         ("POST", r"/issues", "issues", create_issue),
         ("GET", r"/issues/comments", "issues", repo_issue_comments),
         ("GET", r"/issues/comments/(?P<cid>\d+)", "issues", get_issue_comment),
+        ("GET", r"/issues/events", "issues", repo_issue_events),
+        ("GET", r"/issues/events/(?P<event_id>\d+)", "issues", get_issue_event),
         ("GET", r"/issues/(?P<number>\d+)", "issues", get_issue),
+        ("GET", r"/issues/(?P<number>\d+)/events", "issues", issue_events),
         ("PATCH", r"/issues/(?P<number>\d+)", "issues", update_issue),
         ("GET", r"/issues/(?P<number>\d+)/comments", "issues", issue_comments),
         ("POST", r"/issues/(?P<number>\d+)/comments", "issues", create_issue_comment),
@@ -1288,6 +1348,7 @@ REPO_ROUTES = _compile(
         ("GET", r"/pulls/(?P<number>\d+)", "pull_requests", get_pull),
         ("GET", r"/pulls/(?P<number>\d+)/reviews", "pull_requests", list_reviews),
         ("GET", r"/pulls/(?P<number>\d+)/comments", "pull_requests", pull_review_comments),
+        ("GET", r"/pulls/(?P<number>\d+)/commits", "pull_requests", pull_commits),
         ("GET", r"/releases", "contents", list_releases),
         ("GET", r"/releases/(?P<rid>\d+)", "contents", get_release),
         ("GET", r"/releases/(?P<rid>\d+)/assets", "contents", list_assets),

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from . import gitgen, repo_settings
+from .events import add_event
 from .gitgen import Stream, epoch
 from .state import FORMAT_VERSION, Store, iso
 
@@ -454,6 +455,7 @@ def _plan_repo(store: Store, rng: random.Random, cust: Customer, plan: RepoPlan)
                 issue["state_reason"] = None
             _add_reviews(store, rng, text, issue, people)
             pulls.append(issue)
+        _seed_events(store, repo, issue, people)
         repo["issues"].append(issue)
     repo["next_number"] = total + 1
     if pulls:
@@ -464,6 +466,38 @@ def _plan_repo(store: Store, rng: random.Random, cust: Customer, plan: RepoPlan)
 
     _add_releases(store, rng, text, repo, plan)
     return build
+
+
+def _seed_events(store: Store, repo: dict[str, Any], issue: dict[str, Any], people: list[str]) -> None:
+    """The timeline that led to the issue's seeded state: labels, milestone and assignees soon after it
+    was opened, sometimes a rename, the lock, and its closing (merged first, for a merged pull request).
+    Drawn from its own generator so the rest of the seed is what it was without events."""
+    rng = random.Random(f"events:{issue['id']}")
+    start = datetime.fromisoformat(issue["created_at"].replace("Z", "+00:00"))
+    end = datetime.fromisoformat(issue["updated_at"].replace("Z", "+00:00"))
+    span = max(1, int((end - start).total_seconds()))
+    moments = iter(sorted(iso(start + timedelta(seconds=rng.randint(0, span))) for _ in range(8)))
+    actor = issue["user"] if issue["user"] != "ghost" else people[0]
+    if issue["number"] % 6 == 1:
+        when = next(moments)
+        add_event(store, issue, "renamed", actor, when, rename={"from": f"WIP {issue['number']}", "to": issue["title"]})
+    labels = {lab["name"]: lab["color"] for lab in repo["labels"]}
+    when = next(moments)
+    for name in issue["labels"]:
+        add_event(store, issue, "labeled", rng.choice(people), when, label={"name": name, "color": labels[name]})
+    if issue.get("milestone") is not None:
+        title = next(m["title"] for m in repo["milestones"] if m["number"] == issue["milestone"])
+        add_event(store, issue, "milestoned", rng.choice(people), next(moments), milestone={"title": title})
+    when = next(moments)
+    for login in issue["assignees"]:
+        add_event(store, issue, "assigned", actor, when, assignee=login, assigner=actor)
+    if issue.get("locked"):
+        add_event(store, issue, "locked", rng.choice(people), next(moments), lock_reason=issue.get("lock_reason"))
+    if issue["state"] == "closed":
+        closer = issue.get("closed_by") or actor
+        if (issue.get("pull") or {}).get("merged_at"):
+            add_event(store, issue, "merged", issue["pull"]["merged_by"], issue["closed_at"], commit_id=None)
+        add_event(store, issue, "closed", closer, issue["closed_at"])
 
 
 def _add_reviews(store: Store, rng: random.Random, text: Text, issue: dict[str, Any], people: list[str]) -> None:
@@ -624,6 +658,9 @@ def _build_git(store: Store, repo: dict[str, Any], plan: RepoPlan, pulls: list[d
         p["head_sha"], p["base_sha"] = table[head], table[fork_point]
         if p["merged_at"]:
             p["merge_commit_sha"] = table[head]
+            for event in issue.get("events", []):
+                if event["event"] == "merged":
+                    event["commit_id"] = p["merge_commit_sha"]
         elif merge_mark:
             p["merge_commit_sha"] = table[merge_mark]
         for review in p["reviews"]:

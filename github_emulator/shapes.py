@@ -12,6 +12,8 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
+from .events import pull_stats
+
 APP_SLUG = "backhub-emulator"
 DOCS = "https://docs.github.com/rest"
 
@@ -457,12 +459,80 @@ def pull(r: dict[str, Any], i: dict[str, Any], store: Any, c: Urls, *, full: boo
             comments=len(i.get("comments", [])),
             review_comments=len(p.get("review_comments", [])),
             maintainer_can_modify=False,
-            commits=p.get("commits", 1),
-            additions=p.get("additions", 1),
-            deletions=p.get("deletions", 0),
-            changed_files=p.get("changed_files", 1),
+            **pull_stats(store.git_dir(r), p),
         )
     return out
+
+
+def issue_event(r: dict[str, Any], i: dict[str, Any], ev: dict[str, Any], store: Any, c: Urls, *,
+                with_issue: bool) -> dict[str, Any]:
+    """An issue event as "List issue events" serves it; ``with_issue`` adds the ``issue`` object, as the
+    repository-wide list and "Get an issue event" do."""
+    full_name = store.full_name(r)
+    sha = ev.get("commit_id")
+    out: dict[str, Any] = {
+        "id": ev["id"],
+        "node_id": node_id("IssueEvent", ev["id"]),
+        "url": f"{c.api}/repos/{full_name}/issues/events/{ev['id']}",
+        "actor": _user_or_ghost(store, ev["actor"], c),
+        "event": ev["event"],
+        "commit_id": sha,
+        "commit_url": f"{c.api}/repos/{full_name}/commits/{sha}" if sha else None,
+        "created_at": ev["created_at"],
+        "performed_via_github_app": app(store.db, store, c) if ev["actor"] == store.db["app"]["bot"] else None,
+    }
+    if "label" in ev:
+        out["label"] = dict(ev["label"])
+    if "assignee" in ev:
+        out["assignee"] = _user_or_ghost(store, ev["assignee"], c)
+        out["assigner"] = _user_or_ghost(store, ev["assigner"], c)
+    if "milestone" in ev:
+        out["milestone"] = dict(ev["milestone"])
+    if "rename" in ev:
+        out["rename"] = dict(ev["rename"])
+    if ev["event"] == "locked":
+        out["lock_reason"] = ev.get("lock_reason")
+    if with_issue:
+        out["issue"] = issue(r, i, store, c)
+    return out
+
+
+def _git_person(person: tuple[str, str, str]) -> dict[str, str]:
+    name, email, when = person
+    return {"name": name, "email": email, "date": when.replace("+00:00", "Z")}
+
+
+def _account_of(store: Any, email: str, c: Urls) -> dict[str, Any] | None:
+    login, _, host = email.partition("@")
+    u = store.user(login) if host == "users.noreply.emulator.test" else None
+    return user(u, c) if u else None
+
+
+def pull_commit(r: dict[str, Any], cm: dict[str, Any], store: Any, c: Urls) -> dict[str, Any]:
+    """One item of "List commits on a pull request"."""
+    full_name = store.full_name(r)
+    api = f"{c.api}/repos/{full_name}"
+    return {
+        "url": f"{api}/commits/{cm['sha']}",
+        "sha": cm["sha"],
+        "node_id": node_id("Commit", int(cm["sha"][:12], 16)),
+        "html_url": f"{c.web}/{full_name}/commit/{cm['sha']}",
+        "comments_url": f"{api}/commits/{cm['sha']}/comments",
+        "commit": {
+            "url": f"{api}/git/commits/{cm['sha']}",
+            "author": _git_person(cm["author"]),
+            "committer": _git_person(cm["committer"]),
+            "message": cm["message"],
+            "tree": {"sha": cm["tree"], "url": f"{api}/git/trees/{cm['tree']}"},
+            "comment_count": 0,
+            "verification": {"verified": False, "reason": "unsigned", "signature": None, "payload": None,
+                             "verified_at": None},
+        },
+        "author": _account_of(store, cm["author"][1], c),
+        "committer": _account_of(store, cm["committer"][1], c),
+        "parents": [{"sha": p, "url": f"{api}/commits/{p}", "html_url": f"{c.web}/{full_name}/commit/{p}"}
+                    for p in cm["parents"]],
+    }
 
 
 def review(r: dict[str, Any], i: dict[str, Any], rv: dict[str, Any], store: Any, c: Urls) -> dict[str, Any]:

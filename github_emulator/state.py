@@ -240,6 +240,7 @@ _ID_BASES = {
     "asset": 9000000,
     "hook": 10000000,
     "installation": 40000,
+    "event": 12000000,
 }
 
 

@@ -719,6 +719,20 @@ class InstallationClient(_RestSession):
     def reviews(self, full_name: str, number: int) -> list[dict]:
         return list(self.paginate(f"{self._repo_path(full_name)}/pulls/{int(number)}/reviews"))
 
+    def pull(self, full_name: str, number: int) -> dict:
+        """One pull request in full: what the list lacks (``commits``, ``additions``, ``deletions``,
+        ``changed_files``, ``merged_by``, ``mergeable``...)."""
+        return self.get_json(f"{self._repo_path(full_name)}/pulls/{int(number)}")
+
+    def pull_commits(self, full_name: str, number: int) -> list[dict]:
+        """A pull request's commits, oldest first; GitHub lists at most 250."""
+        return list(self.paginate(f"{self._repo_path(full_name)}/pulls/{int(number)}/commits"))
+
+    def issue_events(self, full_name: str) -> Iterator[dict]:
+        """The repository's issue events, newest first, as GitHub serves them (the list takes no
+        ``since``: a caller stops reading where it has been before)."""
+        return self.paginate(f"{self._repo_path(full_name)}/issues/events")
+
     def review_comments(self, full_name: str, since: datetime | None = None) -> Iterator[dict]:
         """Every review (diff) comment of the repository."""
         params: dict[str, Any] = {"sort": "updated", "direction": "asc"}

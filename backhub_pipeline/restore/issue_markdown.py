@@ -18,9 +18,12 @@ def _quote(text: str | None) -> str:
     return "\n".join(f"> {line}" if line else ">" for line in text.splitlines()) if text else "> *(no text)*"
 
 
-def timeline(record: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
-    """Comments, reviews and review comments in time order: (kind, time, GitHub object)."""
+def timeline(record: dict[str, Any], *, events: bool = False) -> list[tuple[str, str, dict[str, Any]]]:
+    """Comments, reviews and review comments (and with ``events``, issue events) in time order:
+    (kind, time, GitHub object)."""
     items = [("comment", c.get("created_at") or "", c) for c in record.get("comments", [])]
+    if events:
+        items += [("event", e.get("created_at") or "", e) for e in record.get("events", [])]
     items += [("review", r.get("submitted_at") or "", r) for r in record.get("reviews", [])]
     items += [("review-comment", c.get("created_at") or "", c) for c in record.get("review_comments", [])]
     return sorted(items, key=lambda item: (item[1], item[2].get("id", 0)))
@@ -41,6 +44,11 @@ def render_markdown(full_name: str, record: dict[str, Any]) -> str:
     lines.append(f"- State: {state}" + (f" (closed {issue['closed_at']})" if issue.get("closed_at") else ""))
     if pull:
         lines.append(f"- Branches: {(pull.get('head') or {}).get('ref')} → {(pull.get('base') or {}).get('ref')}")
+        if "additions" in pull:
+            lines.append(f"- Changes: {pull.get('commits')} commits, +{pull.get('additions')} −{pull.get('deletions')} "
+                         f"in {pull.get('changed_files')} files")
+        if pull.get("merged_by"):
+            lines.append(f"- Merged by {login(pull['merged_by'])}")
     labels = [label.get("name") for label in issue.get("labels") or [] if isinstance(label, dict)]
     if labels:
         lines.append(f"- Labels: {', '.join(labels)}")
@@ -49,7 +57,10 @@ def render_markdown(full_name: str, record: dict[str, Any]) -> str:
     if issue.get("html_url"):
         lines.append(f"- Original: {issue['html_url']}")
     lines += ["", (issue.get("body") or pull.get("body") or "*(no description)*").strip(), ""]
-    for kind_name, when, item in timeline(record):
+    for kind_name, when, item in timeline(record, events=True):
+        if kind_name == "event":
+            lines += [f"*{describe_event(item)} on {when}*", ""]
+            continue
         if kind_name == "comment":
             lines.append(f"### Comment by {login(item.get('user'))} on {when}")
         elif kind_name == "review":
@@ -58,7 +69,43 @@ def render_markdown(full_name: str, record: dict[str, Any]) -> str:
             place = f"{item.get('path')}:{item.get('line') or item.get('original_line') or '?'}"
             lines.append(f"### Review comment by {login(item.get('user'))} on {when} at `{place}`")
         lines += ["", _quote(item.get("body")), ""]
+    if record.get("commits"):
+        lines += [f"## Commits ({len(record['commits'])})", ""]
+        for commit in record["commits"]:
+            git = commit.get("commit") or {}
+            author = (git.get("author") or {})
+            subject = (git.get("message") or "").split("\n", 1)[0]
+            lines.append(f"- `{str(commit.get('sha', ''))[:12]}` {subject} ({author.get('name')}, {author.get('date')})")
+        lines.append("")
     return "\n".join(lines).rstrip() + "\n"
+
+
+_EVENT_PHRASES = {
+    "labeled": "added the label {label}", "unlabeled": "removed the label {label}",
+    "assigned": "assigned {assignee}", "unassigned": "unassigned {assignee}",
+    "milestoned": "added this to the milestone {milestone}", "demilestoned": "removed this from the milestone {milestone}",
+    "renamed": "changed the title from “{rename_from}” to “{rename_to}”",
+    "closed": "closed this", "reopened": "reopened this", "merged": "merged this in {commit}",
+    "referenced": "referenced this in commit {commit}", "locked": "locked this ({lock_reason})",
+    "unlocked": "unlocked this", "head_ref_deleted": "deleted the head branch",
+    "head_ref_force_pushed": "force-pushed the head branch", "review_requested": "requested a review from {reviewer}",
+}
+
+
+def describe_event(event: dict[str, Any]) -> str:
+    """One line for an issue event: "@alice added the label bug"; an unknown type is named as it is."""
+    values = {
+        "label": (event.get("label") or {}).get("name"),
+        "assignee": login(event.get("assignee")),
+        "milestone": (event.get("milestone") or {}).get("title"),
+        "rename_from": (event.get("rename") or {}).get("from"),
+        "rename_to": (event.get("rename") or {}).get("to"),
+        "commit": f"`{str(event.get('commit_id') or '')[:12]}`" if event.get("commit_id") else "a commit",
+        "lock_reason": event.get("lock_reason") or "no reason given",
+        "reviewer": login(event.get("requested_reviewer")),
+    }
+    phrase = _EVENT_PHRASES.get(str(event.get("event")), f"{event.get('event')}")
+    return f"{login(event.get('actor'))} {phrase.format(**values)}"
 
 
 def render_index(full_name: str, date: str, index: list[tuple[int, bool, dict[str, Any]]]) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from assets.bodies import read_records
-from backhub_pipeline.restore.issue_markdown import login, timeline
+from backhub_pipeline.restore.issue_markdown import describe_event, login, timeline
 from backhub_pipeline.restore.settings_to_github import apply_settings
 from backhub_pipeline.restore.snapshot import Progress, RepositorySnapshot, Snapshot, quiet
 from backhub_pipeline.restore.to_folder import restore_git
@@ -232,7 +232,30 @@ def issue_body(record: dict[str, Any], source: str, date: str) -> str:
     if issue.get("closed_at"):
         header += f", closed {issue['closed_at']}"
     text = f"{header}.*\n\n{issue.get('body') or pull.get('body') or ''}".rstrip()
-    return _fit(text, f"<!-- {_MARKER}: original #{number} -->")
+    return _fit(text + _history(record), f"<!-- {_MARKER}: original #{number} -->")
+
+
+HISTORY_LINES = 100  # events and commits each, noted in a restored issue's body; all are in a folder restore
+
+
+def _history(record: dict[str, Any]) -> str:
+    """The original's events and commits as text: GitHub has no API to write either."""
+    events = record.get("events") or []
+    commits = record.get("commits") or []
+    parts = []
+    if events:
+        lines = [f"- {describe_event(e)} on {e.get('created_at')}" for e in events[:HISTORY_LINES]]
+        more = f"\n- *({len(events) - HISTORY_LINES} more in a folder restore)*" if len(events) > HISTORY_LINES else ""
+        parts.append("**History of the original**\n\n" + "\n".join(lines) + more)
+    if commits:
+        lines = [f"- `{str(c.get('sha', ''))[:12]}` {_subject(c)}" for c in commits[:HISTORY_LINES]]
+        parts.append(f"**Commits of the original** ({len(commits)})\n\n" + "\n".join(lines))
+    return "".join(f"\n\n---\n{part}" for part in parts)
+
+
+def _subject(commit: dict[str, Any]) -> str:
+    message = str((commit.get("commit") or {}).get("message") or "")
+    return message.split("\n", 1)[0]
 
 
 def comment_body(kind: str, item: dict[str, Any]) -> str:

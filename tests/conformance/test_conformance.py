@@ -227,6 +227,11 @@ def _discover(t: Target) -> None:
                     t.request("GET", f"{path}/pulls/{pull['number']}/comments")
                 ):
                     s["commented_pull"] = {**base, "pull_number": pull["number"]}
+        if "issue_event" not in s:
+            events = _json(t.request("GET", f"{path}/issues/events", params={"per_page": 100}))
+            if len(events) >= 2:
+                s["issue_event"] = {**base, "event_id": events[0]["id"],
+                                    "issue_number": events[0]["issue"]["number"]}
         if "release_asset" not in s:
             for release in _all_pages(t, f"{path}/releases"):
                 s.setdefault("release", {**base, "release_id": release["id"]})
@@ -247,7 +252,7 @@ def _discover(t: Target) -> None:
             s["topics"] = base
     missing = {
         "issue", "commented_issue", "paged_issues", "pull", "reviewed_pull", "commented_pull",
-        "release_asset", "label", "milestone", "topics", "empty_repo",
+        "release_asset", "label", "milestone", "topics", "empty_repo", "issue_event",
     } - set(s)  # fmt: skip
     assert not missing, f"the tiny seed has none of: {sorted(missing)} (in {org}'s repositories)"
 
@@ -430,6 +435,13 @@ CASES = [
     Case(
         "review-comments", "GET", "/repos/{owner}/{repo}/pulls/{pull_number}/comments", 200, "commented_pull"
     ),
+    Case("pull-commits", "GET", "/repos/{owner}/{repo}/pulls/{pull_number}/commits", 200, subject="pull"),
+    # Issue events: the repository's (newest first), one issue's, and one event.
+    Case("issue-events-repo", "GET", "/repos/{owner}/{repo}/issues/events", 200, subject="issue_event",
+         params={"per_page": 100}),
+    Case("issue-events", "GET", "/repos/{owner}/{repo}/issues/{issue_number}/events", 200, subject="issue_event"),
+    Case("issue-event", "GET", "/repos/{owner}/{repo}/issues/events/{event_id}", 200, subject="issue_event"),
+    Case("error-404-issue-event", "GET", "/repos/{owner}/{repo}/issues/events/1", 404, subject="issue_event"),
     # The change probe (InstallationClient.latest_updates): the newest update of each kind, one item.
     Case("issues-newest-update", "GET", "/repos/{owner}/{repo}/issues", 200,
          params={"state": "all", "sort": "updated", "direction": "desc", "per_page": 1}),
@@ -698,6 +710,7 @@ def test_response_conforms_to_githubs_openapi_description(target: Target, case: 
 PAGED = [
     ("issues", "/repos/{owner}/{repo}/issues", "paged_issues", {"state": "all"}),
     ("issue-comments-repo", "/repos/{owner}/{repo}/issues/comments", "commented_issue", {}),
+    ("issue-events-repo", "/repos/{owner}/{repo}/issues/events", "issue_event", {}),
     ("org-repos", "/orgs/{org}/repos", "org", {}),
     ("user-repos", "/users/{user}/repos", "user", {}),
 ]

@@ -38,6 +38,9 @@ class DayTruth:
     objects: dict[str, set[str]] = field(default_factory=dict)  # full_name (+ ".wiki") -> reachable objects
     issues: dict[str, dict[int, dict[str, Any]]] = field(default_factory=dict)  # full_name -> number -> issue
     comments: dict[str, dict[int, list[dict[str, Any]]]] = field(default_factory=dict)
+    events: dict[str, dict[int, list[dict[str, Any]]]] = field(default_factory=dict)  # per issue, oldest first
+    pulls: dict[str, dict[int, dict[str, Any]]] = field(default_factory=dict)  # GET /pulls/{n}, in full
+    pull_commits: dict[str, dict[int, list[dict[str, Any]]]] = field(default_factory=dict)
 
 
 @dataclass
@@ -66,6 +69,11 @@ def _record_truth(backhub: Backhub, client) -> DayTruth:
         for comment in client.issue_comments(full_name):
             comments.setdefault(int(comment["issue_url"].rsplit("/", 1)[1]), []).append(comment)
         truth.comments[full_name] = comments
+        truth.events[full_name] = {number: list(client.paginate(f"/repos/{full_name}/issues/{number}/events"))
+                                   for number in truth.issues[full_name]}
+        numbers = [n for n, issue in truth.issues[full_name].items() if "pull_request" in issue]
+        truth.pulls[full_name] = {n: client.pull(full_name, n) for n in numbers}
+        truth.pull_commits[full_name] = {n: client.pull_commits(full_name, n) for n in numbers}
     return truth
 
 

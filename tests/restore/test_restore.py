@@ -11,6 +11,7 @@ import boto3
 import pytest
 
 from backhub_pipeline.cli import main
+from backhub_pipeline.restore.issue_markdown import describe_event
 from resources.keyring import create_master_key
 from tests.restore.conftest import CUSTOMER, History, reachable_objects
 
@@ -74,6 +75,47 @@ def test_each_day_restores_to_exactly_that_days_truth(history: History, tmp_path
                 assert page.count("### Comment by") == counts["comments"]
             assert json.loads((target / owner / name / "labels.json").read_text())
         assert json.loads((target / "backhub-restore.json").read_text())["date"] == day.date
+
+
+PULL_DETAIL_FIELDS = ("commits", "additions", "deletions", "changed_files", "merged", "merged_by", "merge_commit_sha")
+
+
+def test_each_day_restores_that_days_issue_events_pull_commits_and_pull_details(history: History, tmp_path: Path) -> None:
+    """Issue events (GitHub's per-issue list, oldest first), pull-request commit lists and detail fields
+    restored from each day's snapshot equal what the emulator served that day; the Markdown timeline
+    says each event in order and lists the commits."""
+    def events_of(day, full_name: str) -> dict[int, list[dict]]:
+        return {n: evs for n, evs in day.events[full_name].items()}
+
+    changed = [full_name for full_name in history.days[0].events
+               if events_of(history.days[0], full_name) != events_of(history.days[-1], full_name)]
+    assert changed, "no issue event happened in five days: the test would not see incremental reads"
+    kinds = {e["event"] for day in history.days for repo in day.events.values() for evs in repo.values() for e in evs}
+    assert {"labeled", "assigned", "closed", "merged", "renamed", "referenced"} <= kinds, kinds
+    for day in history.days:
+        target = tmp_path / day.date
+        assert _restore("--customer", CUSTOMER, "--date", day.date, "--to", str(target)) == 0
+        for full_name, per_issue in day.events.items():
+            owner, name = full_name.split("/")
+            issues_dir = target / owner / name / "issues"
+            for number, events in per_issue.items():
+                record = json.loads((issues_dir / f"{number}.json").read_text())
+                assert record["events"] == events, (day.date, full_name, number)
+                page = (issues_dir / f"{number}.md").read_text()
+                said = [line for line in page.splitlines() if line.startswith("*@") and " on " in line]
+                assert said == [f"*{describe_event(e)} on {e['created_at']}*" for e in events], (day.date, number)
+                if number in day.pulls[full_name]:
+                    truth = day.pulls[full_name][number]
+                    assert {k: record["pull"][k] for k in PULL_DETAIL_FIELDS} == {k: truth[k] for k in PULL_DETAIL_FIELDS}
+                    # the branches by name and commit (the repository object inside them is as of the capture)
+                    assert [(record["pull"][side]["ref"], record["pull"][side]["sha"]) for side in ("head", "base")] == [
+                        (truth[side]["ref"], truth[side]["sha"]) for side in ("head", "base")]
+                    assert record["commits"] == day.pull_commits[full_name][number], (day.date, full_name, number)
+                    assert len(record["commits"]) == truth["commits"] >= 1
+                    for commit in record["commits"]:
+                        assert f"`{commit['sha'][:12]}`" in page
+                else:
+                    assert "commits" not in record
 
 
 def test_one_repository_restores_alone_and_an_existing_folder_is_refused_unless_forced(
