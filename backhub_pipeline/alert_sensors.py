@@ -7,21 +7,26 @@ Three sensors send ``Alert`` s through the channels ``resources/alerts.py`` conf
 - ``run_failure_alert_sensor``: every failed run of this code location (snapshots, expiry, erasure,
   restores), naming the customer, date, failed step (asset, check) and its error;
 - ``check_failure_alert_sensor``: every failed asset check evaluation, once per (customer, date, asset,
-  check). Its cursor is a high-water mark on run update time, re-read with a minute of overlap, plus the
-  identities already alerted, so a retried run failing the same check does not alert twice;
+  check), as one digest per tick. It reads only the check evaluations stored after its cursor (an event
+  storage id) and remembers the identities already alerted, so a retried run failing the same check
+  does not alert twice; its state is saved in the instance before sending, as the missed-backup one's;
 - ``missed_backup_sensor``: the installed customers without a committed snapshot (all four assets) for
   today by ``BACKHUB_MISSED_BACKUP_DEADLINE_HOURS`` after midnight UTC, as one digest per tick; each
   customer once per date. It reads today's partition keys only, never the store, and saves its state
   in the instance before sending, so a tick that fails or times out after that does not alert again.
 
-Every message carries a link to the run in the UI (``BACKHUB_UI_URL``). When every configured channel
-fails, the check-failure sensor's tick fails without moving its cursor, so that alert is sent again.
+Every message carries a link to the run in the UI (``BACKHUB_UI_URL``), a digest of several runs a
+link to the runs page. The check-failure and missed-backup sensors alert at most once: when every
+configured channel fails (after the alerter's own retries) the tick fails and the UI shows the error,
+but the alert is not sent again by a later tick; a repeated alert every minute for a tick that keeps
+timing out would be worse.
 """
 
 import datetime as dt
 import hashlib
 import json
 from collections.abc import Iterable
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import dagster as dg
@@ -33,14 +38,18 @@ from resources.errors import InvalidNameError
 from resources.github import GitHubAppResource
 
 DATE_TAG = "dagster/partition/date"
-#: Runs updated this long before the cursor are read again (clocks, slow commits).
+#: Check evaluations read per tick by the check-failure sensor; the next tick carries on from the last.
+EVALUATIONS_PER_TICK = 5000
+#: On run-sharded SQLite: runs updated this long before the cursor are read again, and runs read per tick.
 OVERLAP = dt.timedelta(minutes=1)
-#: Runs read per tick by the check-failure sensor; the cursor carries on from the last one.
 RUNS_PER_TICK = 200
 #: How long an alerted (customer, date, asset, check) is remembered.
 REMEMBER = dt.timedelta(days=45)
-#: The missed-backup sensor's state key (``load_state``).
+#: The missed-backup and check-failure sensors' state keys (``load_state``).
 MISSED_BACKUP = "missed_backup"
+CHECK_FAILURE = "check_failure"
+#: A digest names this many customers (or failed checks) in its text and details; the count covers them all.
+DIGEST_NAMES = 50
 
 
 def _asset_and_check(step_key: str | None) -> tuple[str | None, str | None]:
@@ -101,19 +110,8 @@ def run_failure_alert_sensor(context: dg.RunFailureSensorContext, alerter: dg.Re
     context.log.info(f"alerted run failure of {run.run_id}: {outcome or 'no channel configured'}")
 
 
-def _failed_checks(instance: dg.DagsterInstance, run_id: str) -> list[Any]:
-    connection = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
-    evaluations = []
-    for record in connection.records:
-        event = record.event_log_entry.dagster_event
-        evaluation = event.event_specific_data if event else None
-        if evaluation is not None and not evaluation.passed:
-            evaluations.append(evaluation)
-    return evaluations
-
-
-def _check_alert(alerter: dg.ResourceParam[AlertService], run: dg.DagsterRun, evaluation: Any) -> tuple[str, Alert]:
-    customer, date = _partition(dict(run.tags))
+def _check_alert(alerter: AlertService, run_id: str, tags: dict[str, str], evaluation: Any) -> tuple[str, Alert]:
+    customer, date = _partition(tags)
     if evaluation.partition:
         try:
             key = SnapshotKey.parse(evaluation.partition)
@@ -132,47 +130,119 @@ def _check_alert(alerter: dg.ResourceParam[AlertService], run: dg.DagsterRun, ev
         date=date,
         asset=asset,
         check=evaluation.check_name,
-        run_id=run.run_id,
-        run_url=alerter.run_url(run.run_id),
+        run_id=run_id,
+        run_url=alerter.run_url(run_id),
         details={"severity": severity, "blocking": bool(evaluation.blocking),
                  **({"problems": str(getattr(problems, "value", problems))[:1000]} if problems else {})},
     )
     return ident, alert
 
 
-@dg.sensor(minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING,
-           description="Sends one alert per failed (customer, date, asset, check) evaluation.")
-def check_failure_alert_sensor(context: dg.SensorEvaluationContext, alerter: dg.ResourceParam[AlertService]) -> dg.SkipReason:
-    """One alert per failed (customer, date, asset, check), read from ASSET_CHECK_EVALUATION events.
+@dataclass(frozen=True)
+class ChecksCursor:
+    """Where the check-failure sensor's last tick stopped: an event storage id (Postgres, MySQL, one
+    SQLite database), or, on the embedded instance's run-sharded SQLite, where each run's events live in
+    a file of their own and ids are per run, the newest run update time read."""
 
-    The cursor is ``{"updated_after": <unix time>, "alerted": {identity: <unix time>}}``; with no cursor
-    the sensor starts from the last day, so turning it on does not replay old history.
+    after: int | None = None
+    updated_after: float | None = None
+
+
+def new_failed_checks(
+    instance: dg.DagsterInstance, cursor: ChecksCursor, since: dt.datetime, limit: int
+) -> tuple[list[tuple[str, Any]], ChecksCursor]:
+    """(run id, evaluation) of each failed check evaluation stored after ``cursor`` (with an empty one,
+    since ``since``), oldest first, at most ``limit`` evaluations (runs, on run-sharded SQLite) read;
+    and the cursor after them.
+
+    On a shared event log this is one query on its (event type, id) index: only what is new is read,
+    however long the history. Run-sharded SQLite (one machine, the embedded instance) keeps check
+    evaluations in each run's file only, so there the runs updated since the cursor are read one by one.
+    """
+    storage = instance.event_log_storage
+    failed: list[tuple[str, Any]] = []
+    if not storage.is_run_sharded:
+        # A storage id cursor, as Dagster's own asset sensors keep.
+        records = storage.get_event_records(
+            dg.EventRecordsFilter(event_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION, after_cursor=cursor.after,
+                                  after_timestamp=None if cursor.after is not None else since.timestamp()),
+            limit=limit, ascending=True,
+        )  # fmt: skip
+        for record in records:
+            evaluation = record.event_log_entry.dagster_event.event_specific_data
+            if not evaluation.passed:
+                failed.append((record.event_log_entry.run_id, evaluation))
+        newest = max([cursor.after or 0, *(r.storage_id for r in records)]) if records or cursor.after else None
+        return failed, ChecksCursor(after=newest)
+    begin = dt.datetime.fromtimestamp(cursor.updated_after, dt.UTC) if cursor.updated_after is not None else since
+    runs = instance.get_run_records(filters=dg.RunsFilter(updated_after=begin - OVERLAP), order_by="update_timestamp",
+                                    ascending=True, limit=limit)  # fmt: skip
+    for run in runs:
+        events = instance.get_records_for_run(run.dagster_run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
+        failed += [(run.dagster_run.run_id, record.event_log_entry.dagster_event.event_specific_data)
+                   for record in events.records if not record.event_log_entry.dagster_event.event_specific_data.passed]
+    times = [r.update_timestamp.replace(tzinfo=r.update_timestamp.tzinfo or dt.UTC).timestamp() for r in runs]
+    return failed, ChecksCursor(updated_after=max([begin.timestamp(), *times]))
+
+
+def _check_failure_digest(alerter: AlertService, alerts: list[Alert]) -> Alert:
+    """One alert: the failure itself when there is one, else a digest naming the first DIGEST_NAMES."""
+    if len(alerts) == 1:
+        return alerts[0]
+    runs = {alert.run_id for alert in alerts}
+    customers = {alert.customer for alert in alerts}
+    dates = {alert.date for alert in alerts}
+    shown = alerts[:DIGEST_NAMES]
+    more = f" and {len(alerts) - len(shown)} more" if len(alerts) > len(shown) else ""
+    only = next(iter(runs)) if len(runs) == 1 else None
+    return Alert(
+        kind="check_failure",
+        summary=f"{len(alerts)} failed check(s): "
+                + ", ".join(f"{a.check} on {a.asset} for {a.customer} {a.date}" for a in shown) + more,
+        customer=next(iter(customers)) if len(customers) == 1 else None,
+        date=next(iter(dates)) if len(dates) == 1 else None,
+        run_id=only, run_url=alerter.run_url(only) if only else alerter.runs_url(),
+        details={"checks_failed": len(alerts), "checks": [
+            {"customer": a.customer, "date": a.date, "asset": a.asset, "check": a.check, "run": a.run_url,
+             "summary": a.summary, **a.details} for a in shown]},
+    )  # fmt: skip
+
+
+@dg.sensor(minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING,
+           description="Sends one digest per tick of the failed (customer, date, asset, check) evaluations not yet alerted.")
+def check_failure_alert_sensor(context: dg.SensorEvaluationContext, alerter: dg.ResourceParam[AlertService]) -> dg.SkipReason:
+    """One alert per tick naming every failed (customer, date, asset, check) not alerted before.
+
+    Its state (``load_state``/``save_state``) is a ``ChecksCursor`` (``after``: an event storage id) and
+    ``alerted`` ({identity: unix time}); a tick reads only the check evaluations stored after the cursor
+    (``new_failed_checks``) and saves the state before sending, so a tick that then fails or times out
+    does not alert again. With no state the sensor starts from the last day, so turning it on does not
+    replay old history.
     """
     now = dt.datetime.now(dt.UTC)
-    cursor = json.loads(context.cursor) if context.cursor else {}
-    since = dt.datetime.fromtimestamp(cursor["updated_after"], dt.UTC) if "updated_after" in cursor else now - dt.timedelta(days=1)
-    alerted: dict[str, float] = dict(cursor.get("alerted", {}))
-    records = context.instance.get_run_records(
-        filters=dg.RunsFilter(updated_after=since - OVERLAP), order_by="update_timestamp", ascending=True,
-        limit=RUNS_PER_TICK,
-    )  # fmt: skip
-    newest, sent = since, []
-    for record in records:
-        for evaluation in _failed_checks(context.instance, record.dagster_run.run_id):
-            ident, alert = _check_alert(alerter, record.dagster_run, evaluation)
-            if ident in alerted:
-                continue
-            outcome = alerter.send(alert)  # raises if no channel took it: the cursor stays put
-            alerted[ident] = now.timestamp()
-            sent.append(ident)
-            context.log.info(f"alerted failed check {ident}: {outcome or 'no channel configured'}")
-        newest = max(newest, record.update_timestamp.replace(tzinfo=record.update_timestamp.tzinfo or dt.UTC))
+    state = load_state(context.instance, CHECK_FAILURE)
+    cursor = ChecksCursor(after=state.get("after"), updated_after=state.get("updated_after"))
+    alerted: dict[str, float] = dict(state.get("alerted", {}))
+    failed, read_to = new_failed_checks(context.instance, cursor, now - dt.timedelta(days=1),
+                                        RUNS_PER_TICK if context.instance.event_log_storage.is_run_sharded
+                                        else EVALUATIONS_PER_TICK)
+    run_ids = sorted({run_id for run_id, _ in failed})
+    runs = context.instance.get_runs(dg.RunsFilter(run_ids=run_ids)) if run_ids else []  # one query
+    tags = {run.run_id: dict(run.tags) for run in runs}
+    fresh: dict[str, Alert] = {}
+    for run_id, evaluation in failed:
+        ident, alert = _check_alert(alerter, run_id, tags.get(run_id, {}), evaluation)
+        if ident not in alerted:
+            fresh.setdefault(ident, alert)
     horizon = (now - REMEMBER).timestamp()
     alerted = {ident: when for ident, when in alerted.items() if when >= horizon}
-    context.update_cursor(json.dumps({"updated_after": newest.timestamp(), "alerted": alerted}, sort_keys=True))
-    if not sent:
-        return dg.SkipReason(f"no new failed check in {len(records)} run(s) updated since {since.isoformat()}")
-    return dg.SkipReason(f"alerted {len(sent)} failed check(s): {', '.join(sent)}")
+    alerted.update(dict.fromkeys(fresh, now.timestamp()))
+    save_state(context, CHECK_FAILURE, {**asdict(read_to), "alerted": alerted})
+    if not fresh:
+        return dg.SkipReason("no new failed check since the last tick")
+    outcome = alerter.send(_check_failure_digest(alerter, list(fresh.values())))
+    context.log.info(f"alerted {len(fresh)} failed check(s) in one message: {outcome or 'no channel configured'}")
+    return dg.SkipReason(f"alerted {len(fresh)} failed check(s) in one message: {', '.join(fresh)}")
 
 
 def _installed(github: GitHubAppResource) -> set[str]:
@@ -229,10 +299,6 @@ def missed_backups(instance: dg.DagsterInstance, customers: Iterable[str], date:
 
 def _digest(customers: set[str]) -> str:
     return hashlib.sha256("\n".join(sorted(customers)).encode()).hexdigest()[:16]
-
-
-#: A digest names this many customers in its text and details; the count covers them all.
-DIGEST_NAMES = 50
 
 
 def _missed_backup_digest(

@@ -29,9 +29,10 @@ def daily_report_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult 
         order_by="update_timestamp", ascending=True, limit=BATCH,
     )
     dates: dict[str, float] = {}
+    known = set(context.instance.get_dynamic_partitions("date")) if records else set()  # one query, not one a run
     for record in records:
         date = record.dagster_run.tags.get(DATE_TAG)
-        if date and context.instance.has_dynamic_partition("date", date):
+        if date and date in known:
             dates[date] = max(dates.get(date, 0.0), record.update_timestamp.timestamp())
     if records:
         context.update_cursor(json.dumps({"updated_after": records[-1].update_timestamp.timestamp()}))

@@ -10,7 +10,7 @@ import json
 import dagster as dg
 
 from assets.partitions import BACKUP_ASSETS, SnapshotKey, customer_partitions, customers_of, date_partitions
-from backhub_pipeline.alert_sensors import ALERT_SENSORS
+from backhub_pipeline.alert_sensors import ALERT_SENSORS, KEYS_PER_QUERY, missed_backups
 from backhub_pipeline.daily_report_sensor import daily_report_sensor
 from backhub_pipeline.deep_verification import deep_verify_sensor
 from backhub_pipeline.jobs import snapshot_job
@@ -30,7 +30,7 @@ def customers_sensor(context: dg.SensorEvaluationContext, github: GitHubAppResou
     known = set(context.instance.get_dynamic_partitions(customer_partitions.name))
     current = customers_of(github.get_client().installations())
     new = sorted(current - known)
-    bogus = sorted((known - current) - _with_data(context.instance))
+    bogus = sorted((known - current) - _with_data(context.instance, known - current))
     context.update_cursor(json.dumps(sorted(current)))
     if not new and not bogus:
         return dg.SkipReason(f"all {len(current)} installations already have a customer partition")
@@ -44,20 +44,26 @@ def customers_sensor(context: dg.SensorEvaluationContext, github: GitHubAppResou
     return dg.SensorResult(dynamic_partitions_requests=requests)
 
 
-def _with_data(instance: dg.DagsterInstance) -> set[str]:
-    """Customers with any backup asset materialized for any date."""
-    return {SnapshotKey.parse(key).customer for asset in BACKUP_ASSETS
-            for key in instance.get_materialized_partitions(dg.AssetKey(asset))}
-
-
-def _snapshotted(instance: dg.DagsterInstance, date: str) -> set[str]:
-    """Customers with every backup asset materialized for ``date``."""
-    done: set[str] | None = None
+def _with_data(instance: dg.DagsterInstance, customers: set[str]) -> set[str]:
+    """Those of ``customers`` with any backup asset materialized for any date: indexed queries for
+    their keys on the date keys only (usually none or a few customers)."""
+    if not customers:
+        return set()
+    dates = instance.get_dynamic_partitions(date_partitions.name)
+    keys = {str(SnapshotKey(customer, date).partition_key): customer for customer in customers for date in dates}
+    names = sorted(keys)
+    found: set[str] = set()
     for asset in BACKUP_ASSETS:
-        keys = instance.get_materialized_partitions(dg.AssetKey(asset))
-        customers = {SnapshotKey.parse(key).customer for key in keys if str(key).endswith(f"|{date}")}
-        done = customers if done is None else done & customers
-    return done or set()
+        for start in range(0, len(names), KEYS_PER_QUERY):
+            found |= {keys[key] for key in instance.get_latest_storage_id_by_partition(
+                dg.AssetKey(asset), dg.DagsterEventType.ASSET_MATERIALIZATION, set(names[start : start + KEYS_PER_QUERY]))}
+    return found
+
+
+def _snapshotted(instance: dg.DagsterInstance, customers: set[str], date: str) -> set[str]:
+    """Those of ``customers`` with every backup asset materialized for ``date``: one indexed query per
+    asset (and 5,000 customers) for that date's keys, not every key the event log holds."""
+    return customers - set(missed_backups(instance, customers, date))
 
 
 @dg.sensor(job=snapshot_job, minimum_interval_seconds=300, default_status=dg.DefaultSensorStatus.RUNNING,
@@ -74,8 +80,8 @@ def daily_snapshot_sensor(
     today = clock.today()
     cursor = json.loads(context.cursor) if context.cursor else {}
     requested = set(cursor.get("requested", [])) if cursor.get("date") == today else set()
-    candidates = (set(context.instance.get_dynamic_partitions(customer_partitions.name)) - requested
-                  - _snapshotted(context.instance, today))
+    unrequested = set(context.instance.get_dynamic_partitions(customer_partitions.name)) - requested
+    candidates = unrequested - _snapshotted(context.instance, unrequested, today)
     # GitHub is asked which customers are still installed only when someone could still be due.
     due = sorted(candidates & customers_of(github.get_client().installations())) if candidates else []
     partition_requests = []

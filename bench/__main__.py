@@ -16,6 +16,7 @@ BENCHMARKS = {
     "restore": "bench.restore_bench",
     "retention": "bench.retention_bench",
     "scale": "bench.scale_bench",
+    "customers": "bench.customers_bench",
     "side-by-side": "bench.side_by_side_bench",
 }
 

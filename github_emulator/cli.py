@@ -34,6 +34,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--data", type=Path, help="data dir (persistent world); a temporary one if omitted")
     parser.add_argument("--scale", choices=("tiny", "small", "medium"), default="tiny")
+    parser.add_argument("--customers", type=int, default=0,
+                        help="at least N installations: the scale's own, then customers with one small repository each")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--tls", action="store_true", help="serve HTTPS with a self-signed certificate")
     parser.add_argument("--import", dest="import_dir", type=Path, help="serve bare repositories found here")
@@ -49,7 +51,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
 
 
-def load_or_seed(data: Path, scale: str, seed_value: int, import_dir: Path | None) -> tuple[Store, float | None]:
+def load_or_seed(
+    data: Path, scale: str, seed_value: int, import_dir: Path | None, customers: int = 0
+) -> tuple[Store, float | None]:
     data.mkdir(parents=True, exist_ok=True)
     store = Store(data)
     ensure_app_key(data / "app-private-key.pem")
@@ -57,7 +61,7 @@ def load_or_seed(data: Path, scale: str, seed_value: int, import_dir: Path | Non
         store.load()
         return store, None
     started = time.monotonic()
-    seed(store, scale, seed_value, import_dir)
+    seed(store, scale, seed_value, import_dir, customers)
     store.mark_pristine()
     return store, time.monotonic() - started
 
@@ -65,7 +69,7 @@ def load_or_seed(data: Path, scale: str, seed_value: int, import_dir: Path | Non
 def run(args: argparse.Namespace) -> int:
     data = (args.data or Path(tempfile.mkdtemp(prefix="backhub-emulator-"))).resolve()
     data.mkdir(parents=True, exist_ok=True)
-    store, seeded_in = load_or_seed(data, args.scale, args.seed, args.import_dir)
+    store, seeded_in = load_or_seed(data, args.scale, args.seed, args.import_dir, args.customers)
     key_path = data / "app-private-key.pem"
     authority = Authority(key_path, store.db["app"]["id"], store.db["app"]["client_id"])
     kinds = tuple(k for k in args.fault_kinds.split(",") if k)

@@ -133,7 +133,25 @@ def _tiny_customers() -> list[Customer]:
     ]
 
 
-def customers_for(scale: str) -> list[Customer]:
+#: ``--customers N`` fills the world up to N customers with these: one small repository each.
+LIGHT_PREFIX = "customer-"
+
+
+def light_customers(have: int, total: int) -> list[Customer]:
+    """Customers ``have + 1`` .. ``total``: an organization with one small repository (two issues, one
+    commit, no wiki), for benchmarks that need many installations rather than much data."""
+    return [Customer(f"{LIGHT_PREFIX}{n:05d}", "Organization", f"Customer {n}",
+                     [RepoPlan("app", issues=2, comments=1, commits=1, wiki="disabled")])
+            for n in range(have + 1, total + 1)]
+
+
+def customers_for(scale: str, customers: int = 0) -> list[Customer]:
+    """The scale's own customers, then lightweight ones (``light_customers``) up to ``customers``."""
+    base = _scale_customers(scale)
+    return base + light_customers(len(base), customers)
+
+
+def _scale_customers(scale: str) -> list[Customer]:
     base = _tiny_customers()
     if scale == "tiny":
         return base
@@ -236,8 +254,9 @@ def _author(login: str, store: Store) -> tuple[str, str]:
     return name.replace("<", "").replace(">", ""), f"{login}@users.noreply.emulator.test"
 
 
-def seed(store: Store, scale: str, seed_value: int, import_dir: Path | None = None) -> None:
-    """Build the world into ``store.dir`` (which must hold no previous state)."""
+def seed(store: Store, scale: str, seed_value: int, import_dir: Path | None = None, customers: int = 0) -> None:
+    """Build the world into ``store.dir`` (which must hold no previous state); ``customers``: at least
+    that many installations, the scale's own first."""
     rng = random.Random(f"seed:{seed_value}:{scale}")
     shutil.rmtree(store.repos_dir, ignore_errors=True)
     shutil.rmtree(store.dir / "assets", ignore_errors=True)
@@ -271,9 +290,8 @@ def seed(store: Store, scale: str, seed_value: int, import_dir: Path | None = No
         "permissions": dict(APP_PERMISSIONS),
         "created_at": iso(SEED_START),
     }
-    customers = customers_for(scale)
     jobs: list[Any] = []
-    for cust in customers:
+    for cust in customers_for(scale, customers):
         _add_customer(store, cust)
         for plan in cust.repos:
             jobs.append(_plan_repo(store, rng, cust, plan))

@@ -51,7 +51,7 @@ def test_a_failed_snapshot_run_alerts_every_channel_naming_customer_date_step_an
                                      "snapshot_job failed at step snapshot")
 
 
-def test_a_corrupt_blob_fails_its_check_and_alerts_once_per_customer_date_asset_check(backhub, channels) -> None:
+def test_a_corrupt_blob_fails_its_check_and_alerts_once_naming_customer_date_asset_check(backhub, channels) -> None:
     customer = "zoe-dev"
     [summary] = backhub.snapshot([customer])
     assert summary.success, summary.error
@@ -81,9 +81,8 @@ def test_a_corrupt_blob_fails_its_check_and_alerts_once_per_customer_date_asset_
             context = dg.build_sensor_context(instance=instance, cursor=cursor, resources={"alerter": _alerter(channels)})
             check_failure_alert_sensor(context)
             cursor = context.cursor
-    messages = channels.delivered()
-    assert len(messages["webhook"]) == len(failed)
-    channels.assert_each_channel_got(len(failed), customer, key.date, f"{UI}/runs/{checks.run_id}")
+    messages = channels.delivered()  # one message for the tick, naming every failed check of the run
+    channels.assert_each_channel_got(1, customer, key.date, f"{UI}/runs/{checks.run_id}")
     assert any("blobs_decrypt" in m and "inventory" in m and blob_key.rsplit("/", 1)[-1] in m
                for m in messages["webhook"])
     for channel, delivered in messages.items():  # every channel names the asset and the failing check

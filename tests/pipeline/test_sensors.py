@@ -11,6 +11,8 @@ from assets.partitions import customer_partitions, date_partitions
 from backhub_pipeline.sensors import customers_sensor, daily_snapshot_sensor
 from resources.clock import Clock
 from resources.github import GitHubAppResource
+from tests.retention.conftest import ASSETS as ASSET_NAMES
+from tests.retention.conftest import record_run
 
 
 def _github(emulator) -> GitHubAppResource:
@@ -79,3 +81,28 @@ def test_daily_sensor_skips_a_customer_whose_day_is_already_snapshotted(backhub)
         result = daily_snapshot_sensor(dg.build_sensor_context(instance=instance, resources=resources))
     requested = {run.partition_key.keys_by_dimension["customer"] for run in result.run_requests}
     assert requested == set(others)
+
+
+def test_daily_sensor_asks_again_for_a_customer_whose_day_is_partial_not_for_one_complete(emulator) -> None:
+    complete, partial, *others = _accounts(emulator)
+    today = Clock().today()
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(customer_partitions.name, _accounts(emulator))
+        record_run(instance, complete, today)
+        record_run(instance, partial, today, assets=ASSET_NAMES[:3])  # its wikis did not land
+        for customer in others:
+            record_run(instance, customer, "2020-01-01")  # another date's snapshot does not count for today
+        resources = {"github": _github(emulator), "clock": Clock()}
+        result = daily_snapshot_sensor(dg.build_sensor_context(instance=instance, resources=resources))
+    requested = {run.partition_key.keys_by_dimension["customer"] for run in result.run_requests}
+    assert requested == {partial, *others}
+
+
+def test_customers_sensor_removes_a_key_without_installation_or_data_and_keeps_one_with_data(emulator) -> None:
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(customer_partitions.name, [*_accounts(emulator), "typo-customer", "gone-customer"])
+        instance.add_dynamic_partitions(date_partitions.name, ["2020-01-01", Clock().today()])
+        record_run(instance, "gone-customer", "2020-01-01", assets=ASSET_NAMES[:1])  # uninstalled, data kept
+        result = customers_sensor(dg.build_sensor_context(instance=instance, resources={"github": _github(emulator)}))
+    [delete] = result.dynamic_partitions_requests
+    assert list(delete.partition_keys) == ["typo-customer"]
