@@ -23,7 +23,7 @@ from typing import Any
 
 import dagster as dg
 
-from assets.issue_expectations import issues_table, validate_issues
+from assets.issue_expectations import validate_records
 from assets.issues import decode_chunk
 from assets.partitions import SnapshotKey
 from assets.verification import (
@@ -137,7 +137,7 @@ def issue_table_is_valid(store: SnapshotStore, git: Git, key: SnapshotKey, asset
                 if number // size != int(chunk_id):  # numbers are unique across chunks only if each is in its own
                     strays.append(f"{entry['full_name']}#{number} stored in chunk {chunk_id}")
                 rows.append((entry["full_name"], record))
-    outcomes = validate_issues(issues_table(rows))
+    outcomes = validate_records(rows)
     failed = [f"{o.expectation}: {o.unexpected_count} unexpected, e.g. {o.examples[:2]}" for o in outcomes if not o.success]
     if strays:
         failed.append(f"issue outside its chunk's number range: {len(strays)}, e.g. {strays[:2]}")
