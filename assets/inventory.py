@@ -8,7 +8,7 @@ import dagster as dg
 from dagster import AssetExecutionContext
 
 from assets.capture import Capture
-from assets.common import backup_step
+from assets.common import backup_step, per_repository
 from assets.policy import BackupPolicy
 from resources import names
 from resources.audit import AuditLogResource, canonical_json
@@ -47,10 +47,11 @@ def back_up_inventory(
     """The ``inventory`` step of a snapshot (``assets/snapshot.py``)."""
     log = audit.get_client()
     with backup_step(context, "inventory", log):
-        return capture_inventory(Capture(context, store.get_client(), clock, policy, log), github, context)
+        return capture_inventory(Capture(context, store.get_client(), clock, policy, log), github, context, policy)
 
 
-def capture_inventory(capture: Capture, github: GitHubAppResource, context: AssetExecutionContext) -> dg.MaterializeResult:
+def capture_inventory(capture: Capture, github: GitHubAppResource, context: AssetExecutionContext,
+                      policy: BackupPolicy) -> dg.MaterializeResult:
     client = github.get_client().installation_for(capture.customer)
     # Yesterday's ETags (and the bodies they name) make today's unchanged answers 304s, which cost
     # no rate limit; the cache is stored encrypted like everything else, and referenced here.
@@ -58,8 +59,8 @@ def capture_inventory(capture: Capture, github: GitHubAppResource, context: Asse
     cache_blob = (previous.body.get("etag_cache") or {}).get("blob") if previous else None
     client.etag_cache = _etag_cache(capture, cache_blob, context) if cache_blob else {}
     before = client.requests_made
-    entries: list[dict[str, Any]] = []
-    for raw in sorted(client.repositories(), key=lambda repo: repo["id"]):
+
+    def one(raw: dict[str, Any]) -> dict[str, Any]:
         entry: dict[str, Any] = {field: raw.get(field) for field in SUMMARY_FIELDS}
         try:
             names.full_name(raw["full_name"])
@@ -72,7 +73,10 @@ def capture_inventory(capture: Capture, github: GitHubAppResource, context: Asse
             if exc.status not in (404, 410):
                 raise
             entry["reason"] = f"gone: GitHub answered {exc.status} while reading its metadata"
-        entries.append(entry)
+        return entry
+
+    entries = per_repository(one, sorted(client.repositories(), key=lambda repo: repo["id"]),
+                             workers=policy.parallelism, name="inventory", label=lambda raw: str(raw.get("full_name")))
     requests = client.requests_made - before
     cache = capture.put(canonical_json(client.etag_cache))
     capture.commit("inventory", {"installation_id": client.installation.id, "repositories": entries,

@@ -21,7 +21,7 @@ import dagster as dg
 from dagster import AssetExecutionContext
 
 from assets.capture import Capture
-from assets.common import backup_step
+from assets.common import backup_step, per_repository
 from assets.policy import BackupPolicy
 from resources.audit import AuditLogResource, canonical_json
 from resources.clock import Clock
@@ -223,20 +223,23 @@ def capture_issues(capture: Capture, github: GitHubAppResource, policy: BackupPo
     previous_entries: dict[str, Any] = previous.body["repositories"] if previous else {}
     client = github.get_client().installation_for(capture.customer)
     before = client.requests_made
-    entries: dict[str, Any] = {}
-    for repo in listing:
+
+    def one(repo: dict[str, Any]) -> dict[str, Any]:
         full_name = repo["full_name"]
         if "reason" in repo:
-            entries[str(repo["id"])] = {"full_name": full_name, "reason": repo["reason"]}
-            continue
+            return {"full_name": full_name, "reason": repo["reason"]}
         try:
-            entries[str(repo["id"])] = snapshot_issues(client, capture, policy, full_name,
-                                                       previous_entries.get(str(repo["id"])), repository_id=repo["id"])
+            return snapshot_issues(client, capture, policy, full_name, previous_entries.get(str(repo["id"])),
+                                   repository_id=repo["id"])
         except GitHubError as exc:
             if exc.status not in (404, 410):
                 raise
             reason = "issues disabled" if exc.status == 410 else "gone: the repository no longer exists on GitHub"
-            entries[str(repo["id"])] = {"full_name": full_name, "reason": reason}
+            return {"full_name": full_name, "reason": reason}
+
+    results = per_repository(one, listing, workers=policy.parallelism, name="issues",
+                             label=lambda repo: str(repo["full_name"]))
+    entries: dict[str, Any] = {str(repo["id"]): result for repo, result in zip(listing, results, strict=True)}
     requests = client.requests_made - before
     capture.commit("issues", {"repositories": entries, "api_requests": requests,
                               "chunk_size": policy.issue_chunk_size})

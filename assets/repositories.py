@@ -4,14 +4,13 @@
 import threading
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import dagster as dg
 from dagster import AssetExecutionContext
 
 from assets.capture import Capture
-from assets.common import backup_step
+from assets.common import backup_step, per_repository
 from assets.git_chain import snapshot_git
 from assets.policy import BackupPolicy
 from resources.audit import AuditLogResource
@@ -100,8 +99,8 @@ def _back_up(capture: Capture, *, asset: str, wiki: bool, github: GitHubAppResou
             entry["state"] = "populated"
         return {**entry, **data}
 
-    with ThreadPoolExecutor(max_workers=policy.parallelism, thread_name_prefix=asset) as pool:
-        results = list(pool.map(one, listing))
+    results = per_repository(one, listing, workers=policy.parallelism, name=asset,
+                             label=lambda repo: str(repo["full_name"]))
     entries = {str(repo["id"]): result for repo, result in zip(listing, results, strict=True)}
     requests = client.requests_made - before
     capture.commit(asset, {"repositories": entries, "api_requests": requests})

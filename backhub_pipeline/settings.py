@@ -25,6 +25,10 @@ DEFAULT_UI_URL = "http://127.0.0.1:3000"
 # "celery" sends each step to Celery workers through a broker (docs/deploy.md).
 EXECUTORS = ("default", "celery")
 ALERT_PREFIX = "BACKHUB_ALERT_"
+# Repositories a snapshot reads and fetches at once. GitHub allows no more than 100 concurrent
+# requests (its secondary rate limits), shared by everything using the installation; 16 leaves room.
+DEFAULT_PARALLELISM = 4
+MAX_PARALLELISM = 16
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,7 @@ class Settings:
     # The BACKHUB_ALERT_* variables (resources/alerts.py reads their meaning). They hold secrets: not in repr.
     alert_variables: Mapping[str, str] = field(default_factory=dict, repr=False)
     full_read_days: int = 7  # every repository's issues are read whole at least this often
+    parallelism: int = DEFAULT_PARALLELISM  # repositories read and fetched at once inside one snapshot
     # The BACKHUB_* variables that were set: the code location resolves those through ``dg.EnvVar`` at
     # run time, so the UI's launchpad shows their names, not the paths and URLs (wiring.py).
     set_variables: frozenset[str] = frozenset()
@@ -101,6 +106,7 @@ class Settings:
             ui_url=(env.get("BACKHUB_UI_URL") or DEFAULT_UI_URL).rstrip("/"),
             alert_variables={name: value for name, value in env.items() if name.startswith(ALERT_PREFIX) and value},
             full_read_days=_whole_number(env, "BACKHUB_FULL_READ_DAYS", 7, low=1, high=365),
+            parallelism=_whole_number(env, "BACKHUB_PARALLELISM", DEFAULT_PARALLELISM, low=1, high=MAX_PARALLELISM),
             set_variables=frozenset(name for name, value in env.items() if name.startswith("BACKHUB_") and value),
         )
 
@@ -128,6 +134,7 @@ class Settings:
             "BACKHUB_MISSED_BACKUP_DEADLINE_HOURS": str(self.missed_backup_deadline_hours),
             "BACKHUB_UI_URL": self.ui_url,
             "BACKHUB_FULL_READ_DAYS": str(self.full_read_days),
+            "BACKHUB_PARALLELISM": str(self.parallelism),
             **self.alert_variables,
         }
         return {name: value for name, value in values.items() if value is not None}

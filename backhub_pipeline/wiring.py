@@ -35,7 +35,8 @@ def resources_from(settings: Settings, *, credentials_from_env: bool = True) -> 
         "audit": AuditLogResource(url=_location(settings, "BACKHUB_AUDIT_URL", settings.audit_url, credentials_from_env),
                                   s3_endpoint_url=settings.s3_endpoint_url),
         "clock": clock(settings),
-        "policy": BackupPolicy(retention_days=settings.retention_days, full_read_days=settings.full_read_days),
+        "policy": BackupPolicy(retention_days=settings.retention_days, full_read_days=settings.full_read_days,
+                               parallelism=settings.parallelism),
         "retention": RetentionResource(sweep_grace_hours=settings.sweep_grace_hours),
         "alerter": alert_service(settings),
     }
