@@ -99,8 +99,9 @@ class Pacer:
                     raise GitHubUnavailableError(
                         f"{what}: still rate-limited by GitHub after {limited - 1} waits"
                     )
-                self._hold(wait)
+                held = self._hold(wait)
                 self._pause(what, wait, f"GitHub rate limit ({reply.status})", warn=True)
+                self._release(held)
                 continue
             self._note_window(reply)
 
@@ -148,12 +149,20 @@ class Pacer:
             with self._lock:
                 self._resume_at = max(self._resume_at, self.policy.now() + self._until_reset(reply))
 
-    def _hold(self, seconds: float) -> None:
+    def _hold(self, seconds: float) -> float | None:
         """Every other request through this pacer waits too: a rate-limit answer to one thread is the
-        installation's, and GitHub asks for no request until the wait is over."""
-        if seconds <= self.policy.max_wait:
-            with self._lock:
-                self._resume_at = max(self._resume_at, self.policy.now() + seconds)
+        installation's, and GitHub asks for no request until the wait is over. Returns the hold."""
+        if seconds > self.policy.max_wait:
+            return None
+        with self._lock:
+            self._resume_at = max(self._resume_at, self.policy.now() + seconds)
+            return self._resume_at
+
+    def _release(self, held: float | None) -> None:
+        """The thread that was told waited it out: its hold is over (unless a later one replaced it)."""
+        with self._lock:
+            if held is not None and self._resume_at == held:
+                self._resume_at = 0.0
 
     def _wait_for_window(self, what: str) -> None:
         with self._lock:
