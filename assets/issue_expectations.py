@@ -19,24 +19,27 @@ if TYPE_CHECKING:
 COLUMNS = ["repository", "number", "id", "state", "created_at", "updated_at", "comments", "stored_comments"]
 
 
-def issues_table(rows: Iterable[tuple[str, dict[str, Any]]]) -> pd.DataFrame:
-    """One row per stored issue or pull request: what GitHub said and what we stored."""
+def table_row(repository: str, record: dict[str, Any]) -> dict[str, Any]:
+    """One stored issue or pull request as the suite sees it: what GitHub said and what we stored.
+    Only these fields are kept, so a check holds one small row per record, never the records."""
+    issue = record.get("issue") or {}
+    return {
+        "repository": repository,
+        "number": record["number"],
+        "id": issue.get("id"),
+        "state": issue.get("state"),
+        "created_at": issue.get("created_at"),
+        "updated_at": issue.get("updated_at"),
+        "comments": issue.get("comments"),
+        "stored_comments": len(record.get("comments", [])),
+    }
+
+
+def issues_table(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
+    """The rows (``table_row``) as a table with parsed timestamps."""
     import pandas as pd  # heavy: imported only when a check runs
 
-    table = [
-        {
-            "repository": repository,
-            "number": record["number"],
-            "id": (record.get("issue") or {}).get("id"),
-            "state": (record.get("issue") or {}).get("state"),
-            "created_at": (record.get("issue") or {}).get("created_at"),
-            "updated_at": (record.get("issue") or {}).get("updated_at"),
-            "comments": (record.get("issue") or {}).get("comments"),
-            "stored_comments": len(record.get("comments", [])),
-        }
-        for repository, record in rows
-    ]
-    frame = pd.DataFrame(table, columns=COLUMNS)
+    frame = pd.DataFrame(list(rows), columns=COLUMNS)
     for column in ("created_at", "updated_at"):
         frame[column] = pd.to_datetime(frame[column], utc=True)
     return frame
@@ -53,8 +56,8 @@ class Outcome:
 _NOTHING_TO_VALIDATE = Outcome(expectation="table", success=True, unexpected_count=0, examples=[])
 
 
-def validate_records(rows: list[tuple[str, dict[str, Any]]]) -> list[Outcome]:
-    """The suite over ``rows`` (see ``issues_table``); without rows, nothing to validate and nothing imported."""
+def validate_records(rows: list[dict[str, Any]]) -> list[Outcome]:
+    """The suite over ``rows`` (``table_row``); without rows, nothing to validate and nothing imported."""
     if not rows:
         return [_NOTHING_TO_VALIDATE]
     return validate_issues(issues_table(rows))
