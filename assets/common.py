@@ -6,8 +6,10 @@ Dagster inspects the ``context`` annotation itself when the definition is built.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
+from typing import TypeVar
 
 import dagster as dg
 
@@ -23,6 +25,9 @@ RETRY = dg.RetryPolicy(max_retries=2, delay=20, backoff=dg.Backoff.EXPONENTIAL, 
 # A backfill over any customers x dates runs one run per partition: each run is one customer's day,
 # limited per customer by dagster.yaml.
 BACKFILL = dg.BackfillPolicy.multi_run(max_partitions_per_run=1)
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 ASSET_OPTIONS = dict(partitions_def=snapshot_partitions, retry_policy=RETRY, backfill_policy=BACKFILL)
 GROUP = "backup"
@@ -56,3 +61,33 @@ def repository_failure(exc: BaseException) -> str | None:
     if isinstance(exc, GitHubError) and exc.status != 401 or isinstance(exc, GitCommandError | InvalidNameError):
         return f"{type(exc).__name__}: {exc}"[:1000]
     return None
+
+
+def per_repository(work: Callable[[T], R], items: Iterable[T], *, workers: int, name: str,
+                   label: Callable[[T], str]) -> list[R]:
+    """``work`` over ``items``, at most ``workers`` at once (``BackupPolicy.parallelism``), results in the
+    order of ``items``: the same list the sequential loop builds.
+
+    Each item is one repository, so the parallel calls touch different repositories; what they share
+    (the GitHub client, the store, the capture) is safe to share between threads. As soon as one call
+    fails, the calls not yet started are cancelled; once the running ones have finished, the first
+    error in the order of ``items`` is raised, with a note naming its repository (``label``).
+    """
+    items = list(items)
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix=name) as pool:
+        futures = [pool.submit(work, item) for item in items]
+        for done in as_completed(futures):
+            if done.exception() is not None:
+                for future in futures:
+                    future.cancel()
+                break
+    results: list[R] = []
+    for item, future in zip(items, futures, strict=True):
+        if future.cancelled():
+            continue
+        error = future.exception()
+        if error is not None:
+            error.add_note(f"while backing up {name} of {label(item)}")
+            raise error
+        results.append(future.result())
+    return results

@@ -11,6 +11,7 @@ from dagster import AssetExecutionContext
 from assets import protections
 from assets.bodies import SUMMARY_FIELDS, BlobLink, InventoryBody, InventoryEntry, SettingsLink
 from assets.capture import Capture
+from assets.common import per_repository
 from assets.policy import BackupPolicy
 from assets.release_assets import AssetBudget, capture_release_assets
 from resources import names
@@ -44,9 +45,8 @@ def capture_inventory(capture: Capture, github: GitHubAppResource, context: Asse
     before, not_modified = client.requests_made, client.not_modified
     yesterday = {entry.key: entry for entry in InventoryBody.of(previous).repositories} if previous else {}
     budget = AssetBudget(policy.release_assets_max_bytes)
-    settings_read = 0
-    entries: list[InventoryEntry] = []
-    for raw in sorted(client.repositories(), key=lambda repo: repo["id"]):
+
+    def one(raw: dict[str, Any]) -> InventoryEntry:
         summary = {name: raw.get(name) for name in SUMMARY_FIELDS}
         try:
             names.full_name(raw["full_name"])
@@ -60,20 +60,21 @@ def capture_inventory(capture: Capture, github: GitHubAppResource, context: Asse
                                                         dt.date.fromisoformat(settings.read_on)):
                 found = capture.put(canonical_json(protections.read_protections(client, raw["full_name"])))
                 settings = SettingsLink(found.id, found.size, capture.date)
-                settings_read += 1
             else:
                 capture.reuse(settings.blob, settings.size)
-            entry = InventoryEntry(raw["id"], raw["full_name"], summary, blob=ref.id, blob_size=ref.size,
-                                   settings=settings, release_assets=assets)
+            return InventoryEntry(raw["id"], raw["full_name"], summary, blob=ref.id, blob_size=ref.size,
+                                  settings=settings, release_assets=assets)
         except InvalidNameError as exc:
-            entry = InventoryEntry(raw["id"], raw["full_name"], summary, reason=f"skipped: {exc}")
             context.log.warning(f"skipping repository id {raw.get('id')}: {exc}")
+            return InventoryEntry(raw["id"], raw["full_name"], summary, reason=f"skipped: {exc}")
         except GitHubError as exc:
             if exc.status not in (404, 410):
                 raise
-            entry = InventoryEntry(raw["id"], raw["full_name"], summary,
-                                   reason=f"gone: GitHub answered {exc.status} while reading its metadata")
-        entries.append(entry)
+            return InventoryEntry(raw["id"], raw["full_name"], summary,
+                                  reason=f"gone: GitHub answered {exc.status} while reading its metadata")
+
+    entries = per_repository(one, sorted(client.repositories(), key=lambda repo: repo["id"]),
+                             workers=policy.parallelism, name="inventory", label=lambda raw: str(raw.get("full_name")))
     requests = client.requests_made - before
     stored = capture.put(canonical_json(client.etag_cache))
     client.etag_cache = None  # the client is shared with the other assets of the snapshot: the cache is ours
@@ -89,7 +90,7 @@ def capture_inventory(capture: Capture, github: GitHubAppResource, context: Asse
             not_modified=dg.MetadataValue.int(client.not_modified - not_modified),
             repositories=dg.MetadataValue.int(len(entries)),
             skipped=dg.MetadataValue.int(skipped),
-            settings_read=dg.MetadataValue.int(settings_read),
+            settings_read=dg.MetadataValue.int(sum(1 for e in entries if e.settings and e.settings.read_on == capture.date)),
             release_asset_bytes=dg.MetadataValue.int(budget.used),
             release_assets_over_cap=dg.MetadataValue.int(budget.skipped),
             private=dg.MetadataValue.int(sum(1 for entry in entries if entry.get("private"))),

@@ -1,6 +1,9 @@
 """The Great Expectations suite for the issues one snapshot wrote (DESIGN.md section 4).
 
 Called directly from the asset check with great-expectations 1.x (dagster-ge pins the 0.x line).
+pandas (about 40 MiB) and Great Expectations (about 160 MiB more: it imports scipy, SQLAlchemy and
+altair) are imported only when a check builds the table, so a run that wrote no issue chunk never
+loads them, and nothing that merely imports the code location does.
 """
 
 from __future__ import annotations
@@ -8,9 +11,10 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 COLUMNS = ["repository", "number", "id", "state", "created_at", "updated_at", "comments", "stored_comments",
            "repeated_event_ids", "commits", "stored_commits"]
@@ -27,25 +31,30 @@ def _commits(record: dict[str, Any]) -> tuple[int, int]:
     return min(said, PULL_COMMITS_LISTED), stored
 
 
-def issues_table(rows: Iterable[tuple[str, dict[str, Any]]]) -> pd.DataFrame:
-    """One row per stored issue or pull request: what GitHub said and what we stored."""
-    table = [
-        {
-            "repository": repository,
-            "number": record["number"],
-            "id": (record.get("issue") or {}).get("id"),
-            "state": (record.get("issue") or {}).get("state"),
-            "created_at": (record.get("issue") or {}).get("created_at"),
-            "updated_at": (record.get("issue") or {}).get("updated_at"),
-            "comments": (record.get("issue") or {}).get("comments"),
-            "stored_comments": len(record.get("comments", [])),
-            "repeated_event_ids": len(record.get("events", ())) - len({e.get("id") for e in record.get("events", ())}),
-            "commits": _commits(record)[0],
-            "stored_commits": _commits(record)[1],
-        }
-        for repository, record in rows
-    ]
-    frame = pd.DataFrame(table, columns=COLUMNS)
+def table_row(repository: str, record: dict[str, Any]) -> dict[str, Any]:
+    """One stored issue or pull request as the suite sees it: what GitHub said and what we stored.
+    Only these fields are kept, so a check holds one small row per record, never the records."""
+    issue = record.get("issue") or {}
+    return {
+        "repository": repository,
+        "number": record["number"],
+        "id": issue.get("id"),
+        "state": issue.get("state"),
+        "created_at": issue.get("created_at"),
+        "updated_at": issue.get("updated_at"),
+        "comments": issue.get("comments"),
+        "stored_comments": len(record.get("comments", [])),
+        "repeated_event_ids": len(record.get("events", ())) - len({e.get("id") for e in record.get("events", ())}),
+        "commits": _commits(record)[0],
+        "stored_commits": _commits(record)[1],
+    }
+
+
+def issues_table(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
+    """The rows (``table_row``) as a table with parsed timestamps."""
+    import pandas as pd  # heavy: imported only when a check runs
+
+    frame = pd.DataFrame(list(rows), columns=COLUMNS)
     for column in ("created_at", "updated_at"):
         frame[column] = pd.to_datetime(frame[column], utc=True)
     return frame
@@ -59,9 +68,19 @@ class Outcome:
     examples: list[str]
 
 
+_NOTHING_TO_VALIDATE = Outcome(expectation="table", success=True, unexpected_count=0, examples=[])
+
+
+def validate_records(rows: list[dict[str, Any]]) -> list[Outcome]:
+    """The suite over ``rows`` (``table_row``); without rows, nothing to validate and nothing imported."""
+    if not rows:
+        return [_NOTHING_TO_VALIDATE]
+    return validate_issues(issues_table(rows))
+
+
 def validate_issues(frame: pd.DataFrame) -> list[Outcome]:
     if frame.empty:  # a day that wrote no issue chunk: nothing to validate, and no suite to build
-        return [Outcome(expectation="table", success=True, unexpected_count=0, examples=[])]
+        return [_NOTHING_TO_VALIDATE]
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")  # never phone home from a backup worker
     import great_expectations as gx  # heavy: imported only when a check runs
     from great_expectations.data_context.types.base import ProgressBarsConfig

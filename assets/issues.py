@@ -34,7 +34,7 @@ from assets.bodies import (
     encode_chunk,
 )
 from assets.capture import Capture
-from assets.common import repository_failure
+from assets.common import per_repository, repository_failure
 from assets.policy import BackupPolicy
 from resources.errors import GitHubError
 from resources.github import GitHubAppResource, InstallationClient
@@ -260,25 +260,26 @@ def capture_issues(capture: Capture, github: GitHubAppResource, policy: BackupPo
     client = github.installation_client(capture.customer)
     before, not_modified = client.requests_made, client.not_modified
     changed = _changed_repositories(client, policy, listing, previous_entries)
-    entries: dict[str, IssuesEntry] = {}
-    for repo in listing:
+
+    def one(repo: InventoryEntry) -> IssuesEntry:
         if repo.reason:
-            entries[repo.key] = IssuesEntry(repo.full_name, reason=repo.reason)
-            continue
+            return IssuesEntry(repo.full_name, reason=repo.reason)
         try:
             searched = None if changed is None else repo.full_name.lower() in changed
-            entries[repo.key] = snapshot_issues(client, capture, policy, repo.full_name, previous_entries.get(repo.key),
-                                                repository_id=repo.id, searched=searched)
+            return snapshot_issues(client, capture, policy, repo.full_name, previous_entries.get(repo.key),
+                                   repository_id=repo.id, searched=searched)
         except GitHubError as exc:
             if exc.status in (404, 410):
                 reason = "issues disabled" if exc.status == 410 else "gone: the repository no longer exists on GitHub"
-                entries[repo.key] = IssuesEntry(repo.full_name, reason=reason)
-                continue
+                return IssuesEntry(repo.full_name, reason=reason)
             failed = repository_failure(exc)
             if failed is None:
                 raise
             capture.log.warning(f"issues: {repo.full_name} not backed up today, the others are: {failed}")
-            entries[repo.key] = IssuesEntry(repo.full_name, failed=failed)
+            return IssuesEntry(repo.full_name, failed=failed)
+
+    results = per_repository(one, listing, workers=policy.parallelism, name="issues", label=lambda repo: repo.full_name)
+    entries = {repo.key: result for repo, result in zip(listing, results, strict=True)}
     requests = client.requests_made - before
     capture.commit("issues", IssuesBody(entries, chunk_size=policy.issue_chunk_size, api_requests=requests,
                                         searched=changed is not None))

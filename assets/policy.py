@@ -28,7 +28,8 @@ class BackupPolicy(dg.ConfigurableResource):
     # Re-read this much history before the previous snapshot's watermark: clocks and GitHub's
     # eventual consistency are not exact.
     since_overlap_minutes: int = 60
-    # Repositories backed up at once inside one run (git and uploads are I/O bound).
+    # Repositories backed up at once inside one snapshot, by each of inventory, repositories, issues and
+    # wikis (git, REST reads and uploads are I/O bound). Every thread shares the installation's pacing.
     parallelism: int = 4
     # The safety net: every repository's issues are read whole at least every this many days, which
     # is how deleted issues and comments (invisible to ``since`` and to the change probe) leave the

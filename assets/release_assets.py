@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -28,13 +29,15 @@ class AssetBudget:
         self.max_bytes = max_bytes
         self.used = 0
         self.skipped = 0
+        self._lock = threading.Lock()  # repositories are captured in parallel
 
     def take(self, size: int) -> bool:
-        if self.used + size > self.max_bytes:
-            self.skipped += 1
-            return False
-        self.used += size
-        return True
+        with self._lock:
+            if self.used + size > self.max_bytes:
+                self.skipped += 1
+                return False
+            self.used += size
+            return True
 
 
 def capture_release_assets(capture: Capture, client: InstallationClient, full_name: str,

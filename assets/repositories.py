@@ -5,14 +5,13 @@ import dataclasses
 import threading
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import dagster as dg
 
 from assets.bodies import GitBody, GitEntry, InventoryBody, InventoryEntry
 from assets.capture import Capture
-from assets.common import repository_failure
+from assets.common import per_repository, repository_failure
 from assets.git_chain import snapshot_git
 from assets.policy import BackupPolicy
 from resources.errors import BackhubError, RemoteNotFoundError
@@ -84,8 +83,7 @@ def capture_git_data(capture: Capture, *, asset: str, wiki: bool, github: GitHub
             return GitEntry(full_name, failed=failed)
         return dataclasses.replace(data, state="populated") if wiki else data
 
-    with ThreadPoolExecutor(max_workers=policy.parallelism, thread_name_prefix=asset) as pool:
-        results = list(pool.map(one, listing))
+    results = per_repository(one, listing, workers=policy.parallelism, name=asset, label=lambda repo: repo.full_name)
     entries = {repo.key: result for repo, result in zip(listing, results, strict=True)}
     requests = client.requests_made - before
     capture.commit(asset, GitBody(entries, api_requests=requests))

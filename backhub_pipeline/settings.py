@@ -25,6 +25,10 @@ DEFAULT_UI_URL = "http://127.0.0.1:3000"
 # "celery" sends each step to Celery workers through a broker (docs/deploy.md).
 EXECUTORS = ("default", "celery")
 ALERT_PREFIX = "BACKHUB_ALERT_"
+# Repositories a snapshot reads and fetches at once. GitHub allows no more than 100 concurrent
+# requests (its secondary rate limits), shared by everything using the installation; 16 leaves room.
+DEFAULT_PARALLELISM = 4
+MAX_PARALLELISM = 16
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,7 @@ class Settings:
     webhook_secret: str | None = field(default=None, repr=False)
     # The change log the webhook receiver writes (BACKHUB_CHANGE_LOG_PATH; SQLite file under DAGSTER_HOME).
     change_log_path: str = ""
+    parallelism: int = DEFAULT_PARALLELISM  # repositories read and fetched at once inside one snapshot
     # The BACKHUB_* variables that were set: the code location resolves those through ``dg.EnvVar`` at
     # run time, so the UI's launchpad shows their names, not the paths and URLs (wiring.py).
     set_variables: frozenset[str] = frozenset()
@@ -110,6 +115,7 @@ class Settings:
             release_assets_max_bytes=_whole_number(env, "BACKHUB_RELEASE_ASSETS_MAX_BYTES", 10 * 1024**3, low=0),
             webhook_secret=env.get("BACKHUB_WEBHOOK_SECRET") or None,
             change_log_path=env.get("BACKHUB_CHANGE_LOG_PATH") or str(home_path / "change-log.sqlite"),
+            parallelism=_whole_number(env, "BACKHUB_PARALLELISM", DEFAULT_PARALLELISM, low=1, high=MAX_PARALLELISM),
             set_variables=frozenset(name for name, value in env.items() if name.startswith("BACKHUB_") and value),
         )
 
@@ -139,6 +145,7 @@ class Settings:
             "BACKHUB_FULL_READ_DAYS": str(self.full_read_days),
             "BACKHUB_RELEASE_ASSETS_MAX_BYTES": str(self.release_assets_max_bytes),
             "BACKHUB_CHANGE_LOG_PATH": self.change_log_path,
+            "BACKHUB_PARALLELISM": str(self.parallelism),
             **self.alert_variables,
         }
         return {name: value for name, value in values.items() if value is not None}

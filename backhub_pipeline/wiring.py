@@ -36,7 +36,8 @@ def resources_from(settings: Settings, *, credentials_from_env: bool = True) -> 
                                   s3_endpoint_url=settings.s3_endpoint_url),
         "clock": clock(settings),
         "policy": BackupPolicy(retention_days=settings.retention_days, full_read_days=settings.full_read_days,
-                               release_assets_max_bytes=settings.release_assets_max_bytes),
+                               release_assets_max_bytes=settings.release_assets_max_bytes,
+                               parallelism=settings.parallelism),
         "retention": RetentionResource(sweep_grace_hours=settings.sweep_grace_hours),
         "alerter": alert_service(settings),
     }

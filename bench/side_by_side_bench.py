@@ -344,8 +344,8 @@ def verdicts(rows: list[Row], repositories: int, git_sources: int) -> list[str]:
         added = idle.at_rest - before.at_rest
         out.append(f"- idle day, backhub: {idle.rest} REST requests (target at most {rest_allowed:g}: 5 + {repositories} repositories / 100), {idle.git} git "
                    f"requests (target at most {git_sources}), {added / 1024:.1f} KiB added (target at most 64 KiB). "
-                   f"The idle day is simulated day {len(later) + 2}: from day 8 on, backhub's issues asset re-reads every "
-                   "repository in full every `chain_recut_days` (7), all on the same day (see the note column).")
+                   f"The idle day is simulated day {len(later) + 2}: the issues safety net re-reads some repositories in "
+                   "full every day, spread by repository id (`BACKHUB_FULL_READ_DAYS`, 7), which the note column counts.")
     first, ground = pick("backhub", "1"), pick("git clone", "1")
     if first and ground:
         out.append(f"- day 1, backhub / `git clone --mirror` floor: **{first.seconds / ground.seconds:.2f}x** wall time "

@@ -5,6 +5,7 @@
 
 Every git command runs the same way (``Git._run``): ``git --git-dir=<absolute path>`` (no repository
 discovery), ``-c protocol.version=2``, hooks pointed at ``/dev/null``, no credential helper or askpass,
+memory caps on packing and pack access (``_CONFIG``: a run's memory does not grow with repository size),
 the user's global and system config ignored, terminal prompts off, ``LC_ALL=C`` (error messages are
 classified by their text), and ``--`` before positional arguments wherever git accepts it. Refs and
 object ids that reach git come from ``resources.names`` validators, and are passed on stdin rather
@@ -59,6 +60,16 @@ _CONFIG = (
     "-c", "protocol.https.allow=always",
     "-c", "protocol.http.allow=always",
     "-c", "protocol.file.allow=always",
+    # Memory stays bounded whatever the repository's size (issue 11.6). By default pack-objects
+    # (``bundle create``) tries to deltify every blob against the ten before it, holding them all
+    # in memory, and maps whole packs: a 1 GiB repository of 64 MiB blobs took 1.2 GB of RSS. Blobs
+    # above 32 MiB are stored whole (deflated, never deltified) and streamed by index-pack; the
+    # delta window, the delta cache and the mapped pack windows are capped.
+    "-c", "core.bigFileThreshold=32m",
+    "-c", "pack.windowMemory=64m",
+    "-c", "pack.deltaCacheSize=32m",
+    "-c", "core.packedGitWindowSize=32m",
+    "-c", "core.packedGitLimit=128m",
 )  # fmt: skip
 # Inherited variables git may use; every other one (GIT_DIR, GIT_TRACE*, GIT_CONFIG_*...) is dropped.
 _INHERITED = (

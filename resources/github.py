@@ -188,7 +188,13 @@ def _counting_connection(base: type, counter: _Counter) -> type:
 
 
 class _Api:
-    """One PyGithub Requester with its own auth: sends one HTTP request per call, counted."""
+    """One PyGithub Requester with its own auth: sends one HTTP request per call, counted.
+
+    Not for sharing between threads: PyGithub's connection object keeps the request being built in
+    its own attributes (``request()`` stores verb, URL and headers; ``getresponse()`` sends them), so
+    two threads on one Requester can send each other's requests. ``_PerThread`` gives each thread
+    its own.
+    """
 
     def __init__(self, app: GitHubApp, auth: Auth.Auth, counter: _Counter) -> None:
         self._app = app
@@ -263,6 +269,21 @@ class _Api:
         ) as exc:
             raise TransientError(_describe(exc)) from exc
         return Reply(status=status, headers={k.lower(): str(v) for k, v in response_headers.items()}, body="")
+
+
+class _PerThread:
+    """One ``_Api`` per thread, built on first use: each thread its own Requester, connection and
+    ``requests`` session, all sending through the owner's one ``Pacer``, counter and token."""
+
+    def __init__(self, build: Callable[[], _Api]) -> None:
+        self._build = build
+        self._local = threading.local()
+
+    def get(self) -> _Api:
+        api = getattr(self._local, "api", None)
+        if api is None:
+            api = self._local.api = self._build()
+        return api
 
 
 def _describe(exc: BaseException) -> str:
@@ -418,14 +439,14 @@ class GitHubApp(_RestSession):
             self._app_auth.create_jwt()
         except Exception as exc:  # PyJWT / cryptography: a key that cannot sign RS256
             raise ConfigurationError(f"GitHub App {self.app_id}: the private key cannot sign a JWT") from exc
-        self._api = _Api(self, self._app_auth, self._counter)
+        self._apis = _PerThread(lambda: _Api(self, self._app_auth, self._counter))
         self._permissions: dict[int, dict[str, str]] = {}
 
     def __repr__(self) -> str:
         return f"GitHubApp(app_id={self.app_id!r}, api_url={self.api_url!r})"
 
     def _get_reply(self, url: str, params: dict[str, Any] | None) -> Reply:
-        return self._send(self._api, "GET", url, params=params)
+        return self._send(self._apis.get(), "GET", url, params=params)
 
     def installations(self) -> list[Installation]:
         """Every installation of the App (``GET /app/installations``)."""
@@ -471,6 +492,9 @@ class InstallationClient(_RestSession):
     """REST calls and git credentials for one installation, with a token minted on demand.
 
     Tokens are read-only unless the client was built with ``write`` permissions (restore only).
+    One client may be used from several threads at once (the assets read repositories in parallel):
+    each thread sends through its own Requester, while the token, the ``Pacer`` (so a rate-limit
+    wait holds every thread), the request counters and the ETag cache are shared.
     """
 
     def __init__(
@@ -486,16 +510,21 @@ class InstallationClient(_RestSession):
         self._app = app
         self._pacer = Pacer(app.policy)
         self._counter = _Counter()
-        self._jwt_api = _Api(app, app._app_auth, self._counter)
-        self._token_api = _Api(app, _InstallationTokenAuth(self), self._counter)
+        self._jwt_apis = _PerThread(lambda: _Api(app, app._app_auth, self._counter))
+        self._token_apis = _PerThread(lambda: _Api(app, _InstallationTokenAuth(self), self._counter))
         self._token_value: str | None = None
         self._token_expires = 0.0
         self._token_lock = threading.Lock()
         self.etag_cache = etag_cache
-        self.not_modified = 0  # conditional GETs GitHub answered 304: no rate limit spent
+        self._not_modified = _Counter()
 
     def __repr__(self) -> str:
         return f"InstallationClient(installation={self.installation!r})"
+
+    @property
+    def not_modified(self) -> int:
+        """Conditional GETs GitHub answered 304: no rate limit spent."""
+        return self._not_modified.value
 
     # -- tokens ------------------------------------------------------------------------------------
 
@@ -532,7 +561,7 @@ class InstallationClient(_RestSession):
 
     def _mint(self) -> None:
         url = f"/app/installations/{self.installation.id}/access_tokens"
-        reply = self._send(self._jwt_api, "POST", url, body={"permissions": self._requested_permissions()})
+        reply = self._send(self._jwt_apis.get(), "POST", url, body={"permissions": self._requested_permissions()})
         if reply.status != 201:
             raise GitHubError(
                 f"mint a token for installation {self.installation.id} ({self.installation.account}): "
@@ -566,7 +595,7 @@ class InstallationClient(_RestSession):
                 headers["If-None-Match"] = cached[0]
         for attempt in (1, 2):
             token = self.token()
-            reply = self._send(self._token_api, "GET", url, params=params, headers=headers)
+            reply = self._send(self._token_apis.get(), "GET", url, params=params, headers=headers)
             if reply.status == 401 and attempt == 1:
                 self._expire_token(token)  # expired or revoked mid-run: mint once more
                 continue
@@ -574,7 +603,7 @@ class InstallationClient(_RestSession):
         if cache_key is not None and self.etag_cache is not None:
             if reply.status == 304 and cache_key in self.etag_cache:
                 # A 304 need not repeat the Link header: the cached one keeps a paged list whole.
-                self.not_modified += 1
+                self._not_modified.add()
                 _etag, body, *link = self.etag_cache[cache_key]
                 headers = {**reply.headers, **({"link": link[0]} if link and link[0] else {})}
                 return Reply(status=200, headers=headers, body=body)
@@ -592,7 +621,7 @@ class InstallationClient(_RestSession):
             raise ValueError(f"send_json: unsupported method {verb!r}")
         for attempt in (1, 2):
             token = self.token()
-            reply = self._send(self._token_api, verb, path, body=body)
+            reply = self._send(self._token_apis.get(), verb, path, body=body)
             if reply.status == 401 and attempt == 1:
                 self._expire_token(token)
                 continue
@@ -653,7 +682,7 @@ class InstallationClient(_RestSession):
             before = dict((earlier or {}).get(kind) or {})
             reply = self._check("GET", url, self._get_reply(url, {**params, "per_page": 1}, before.get("etag")))
             if reply.status == 304 and "top" in before:
-                self.not_modified += 1
+                self._not_modified.add()
                 latest[kind] = before
                 continue
             items = json.loads(reply.body) if reply.body and reply.status != 304 else []

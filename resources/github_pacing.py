@@ -11,6 +11,8 @@ returning:
   without it waits ``secondary_delay`` and doubles on each repetition, as GitHub asks.
 - ``500``/``502``/``503``/``504`` and connection failures (``TransientError`` raised by ``attempt``)
   are retried with ``resources.retry.Backoff`` (exponential, full jitter), at most ``max_retries`` times.
+One ``Pacer`` serves every thread of one installation client: a rate-limit wait that one thread is
+told of holds the others too (they wait in ``_wait_for_window`` before their next request).
 Every wait is logged on the ``backhub.github`` logger with its reason and length. When the attempts
 or the longest acceptable wait run out, ``GitHubUnavailableError`` names the request.
 """
@@ -97,7 +99,9 @@ class Pacer:
                     raise GitHubUnavailableError(
                         f"{what}: still rate-limited by GitHub after {limited - 1} waits"
                     )
+                held = self._hold(wait)
                 self._pause(what, wait, f"GitHub rate limit ({reply.status})", warn=True)
+                self._release(held)
                 continue
             self._note_window(reply)
 
@@ -144,6 +148,21 @@ class Pacer:
         if reply.headers.get("x-ratelimit-remaining") == "0" and reply.status < 400:
             with self._lock:
                 self._resume_at = max(self._resume_at, self.policy.now() + self._until_reset(reply))
+
+    def _hold(self, seconds: float) -> float | None:
+        """Every other request through this pacer waits too: a rate-limit answer to one thread is the
+        installation's, and GitHub asks for no request until the wait is over. Returns the hold."""
+        if seconds > self.policy.max_wait:
+            return None
+        with self._lock:
+            self._resume_at = max(self._resume_at, self.policy.now() + seconds)
+            return self._resume_at
+
+    def _release(self, held: float | None) -> None:
+        """The thread that was told waited it out: its hold is over (unless a later one replaced it)."""
+        with self._lock:
+            if held is not None and self._resume_at == held:
+                self._resume_at = 0.0
 
     def _wait_for_window(self, what: str) -> None:
         with self._lock:

@@ -446,7 +446,9 @@ class S3Storage(ObjectStorage):
                     retries={"mode": "adaptive", "max_attempts": self.max_attempts},
                     connect_timeout=10,
                     read_timeout=60,
-                    max_pool_connections=MAX_IN_FLIGHT + 4,
+                    # A snapshot stores up to 16 repositories at once (BACKHUB_PARALLELISM), each with
+                    # MAX_IN_FLIGHT parts in flight: connections beyond the pool would be discarded.
+                    max_pool_connections=16 * MAX_IN_FLIGHT + 4,
                     s3={"addressing_style": "path"} if self.endpoint_url else None,
                 )
                 self._client = boto3_session().client(

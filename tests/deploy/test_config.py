@@ -179,6 +179,18 @@ def test_celery_executor_without_a_broker_is_refused_naming_the_variable() -> No
         Settings.from_env({"BACKHUB_EXECUTOR": "kubernetes"})
 
 
+def test_parallelism_is_read_from_the_environment_bounded_and_reaches_the_backup_policy() -> None:
+    from backhub_pipeline.wiring import resources_from
+
+    assert Settings.from_env({}).parallelism == 4
+    settings = Settings.from_env({"BACKHUB_PARALLELISM": "2"})
+    assert settings.parallelism == 2 and settings.environment()["BACKHUB_PARALLELISM"] == "2"
+    assert resources_from(settings, credentials_from_env=False)["policy"].parallelism == 2
+    for wrong in ("0", "17", "four"):
+        with pytest.raises(ConfigurationError, match="BACKHUB_PARALLELISM"):
+            Settings.from_env({"BACKHUB_PARALLELISM": wrong})
+
+
 def test_the_broker_password_stays_out_of_the_settings_repr() -> None:
     settings = Settings.from_env({"BACKHUB_EXECUTOR": "celery",
                                   "BACKHUB_CELERY_BROKER_URL": "pyamqp://backhub:hunter2@mq:5672/backhub"})

@@ -494,3 +494,43 @@ def test_git_fetch_recovers_from_every_kind_of_fault(fresh_emulator: EmulatorPro
     for kind in ["secondary", "secondary_429", "502", "503", "reset"]:
         fresh_emulator.control("POST", "faults", {"force": [kind]})
         assert git.fetch_mirror(tmp_path / f"{kind}.git", client.git_url(f"{ORG}/widgets"), env) == expected
+
+
+def test_threads_sharing_one_client_each_get_their_own_answers(shared: EmulatorProcess) -> None:
+    """The assets read repositories in parallel through one installation client: every thread's
+    answer is the one it asked for (PyGithub's connection object is not shared between threads)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    client = make_app(shared).installation_for(ORG)
+    names = sorted(repo["full_name"] for repo in client.repositories()) * 4
+    before = client.requests_made
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(client.repository, names))
+        labels = list(pool.map(client.labels, names))
+
+    assert [answer["full_name"] for answer in answers] == names
+    assert labels == [client.labels(name) for name in names]
+    assert client.requests_made - before == 3 * len(names)  # counted once each, from every thread
+
+
+def test_threads_of_one_client_wait_out_an_exhausted_rate_limit_and_all_finish(
+    fresh_emulator: EmulatorProcess,
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:  # the window "resets" instead of an hour passing
+        waits.append(seconds)
+        fresh_emulator.control("POST", "rate_limit", {"limit": 5000, "remaining": 5000})
+
+    client = make_app(fresh_emulator, sleep=sleep).installation_for(ORG)
+    names = sorted(repo["full_name"] for repo in client.repositories())
+    fresh_emulator.control("POST", "rate_limit", {"limit": 5000, "remaining": 2})
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        answers = list(pool.map(client.repository, names))
+
+    assert [answer["full_name"] for answer in answers] == names
+    assert waits and all(3500 < wait <= 3602 for wait in waits)  # every wait is to the window's reset

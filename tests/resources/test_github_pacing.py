@@ -133,3 +133,38 @@ def test_a_wait_longer_than_the_limit_is_refused() -> None:
     with pytest.raises(GitHubUnavailableError, match="longer than"):
         make_pacer(clock, max_wait=3900).send("GET /a", attempt)  # type: ignore[arg-type]
     assert clock.sleeps == []
+
+
+def test_a_secondary_limit_told_to_one_thread_holds_the_requests_of_the_others() -> None:
+    """Threads of one installation share its pacer: a request that starts while another thread waits
+    out a secondary limit first waits for the rest of that wait."""
+    clock = FakeClock()
+    waits: dict[str, list[float]] = {"a": [], "b": []}
+    pacer = make_pacer(clock)
+
+    def sleep(seconds: float) -> None:
+        if not waits["a"]:  # thread a waits out its limit; 20 s in, thread b sends a request
+            waits["a"].append(seconds)
+            clock.now += 20
+            pacer.send("GET /b", lambda: reply(200))
+            clock.now += seconds - 20
+        else:  # thread b's wait passes while thread a is still waiting: the clock is a's
+            waits["b"].append(seconds)
+
+    pacer.policy.sleep = sleep
+    secondary = reply(403, '{"message": "You have exceeded a secondary rate limit."}', retry_after="60")
+    _, attempt = scripted(secondary, reply(200))
+
+    assert pacer.send("GET /a", attempt).status == 200  # type: ignore[arg-type]
+    assert waits == {"a": [60.0], "b": [40.0]}
+
+
+def test_a_request_after_the_wait_is_over_is_not_held() -> None:
+    clock = FakeClock()
+    pacer = make_pacer(clock)
+    secondary = reply(403, '{"message": "You have exceeded a secondary rate limit."}', retry_after="5")
+    _, attempt = scripted(secondary, reply(200))
+    pacer.send("GET /a", attempt)  # type: ignore[arg-type]
+
+    pacer.send("GET /b", lambda: reply(200))
+    assert clock.sleeps == [5.0]
