@@ -831,7 +831,7 @@ class InstallationClient(_RestSession):
         ``DownloadTooLargeError`` past ``limit`` bytes."""
         path = f"{self._repo_path(full_name)}/releases/assets/{int(asset_id)}"
         self.token()  # minted before the Pacer's first attempt, like the JSON calls
-        reply = self._pacer.send(f"GET {path}", lambda: self._token_api.download(path, sink, limit))
+        reply = self._pacer.send(f"GET {path}", lambda: self._token_apis.get().download(path, sink, limit))
         self._check("GET", path, reply)
         return sink.tell()
 
