@@ -11,7 +11,12 @@ WEBHOOKS_SCHEMAS_VERSION := 7.6.1
 WEBHOOKS_SCHEMAS_DIR := .cache/octokit-webhooks-schemas-$(WEBHOOKS_SCHEMAS_VERSION)
 export BACKHUB_WEBHOOKS_SCHEMAS := $(CURDIR)/$(WEBHOOKS_SCHEMAS_DIR)/node_modules/@octokit/webhooks-schemas/schema.json
 
-.PHONY: demo test lint install openapi webhooks-schemas bench clean
+# GitHub's published GraphQL schema (schema.graphql at the package root), pinned: queries are checked against it.
+GRAPHQL_SCHEMA_VERSION := 15.26.1
+GRAPHQL_SCHEMA_DIR := .cache/octokit-graphql-schema-$(GRAPHQL_SCHEMA_VERSION)
+export BACKHUB_GRAPHQL_SCHEMA := $(CURDIR)/$(GRAPHQL_SCHEMA_DIR)/node_modules/@octokit/graphql-schema/schema.graphql
+
+.PHONY: demo test lint install openapi webhooks-schemas graphql-schema bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,13 +42,21 @@ $(WEBHOOKS_SCHEMAS_DIR)/.installed:
 
 webhooks-schemas: $(WEBHOOKS_SCHEMAS_DIR)/.installed
 
+$(GRAPHQL_SCHEMA_DIR)/.installed:
+	mkdir -p $(GRAPHQL_SCHEMA_DIR)
+	npm install --prefix $(GRAPHQL_SCHEMA_DIR) --no-save --no-audit --no-fund --loglevel=error \
+		@octokit/graphql-schema@$(GRAPHQL_SCHEMA_VERSION)
+	touch $@
+
+graphql-schema: $(GRAPHQL_SCHEMA_DIR)/.installed
+
 demo: install
 	$(BIN)/backhub demo
 
 lint: install
 	$(BIN)/ruff check .
 
-test: install openapi webhooks-schemas lint
+test: install openapi webhooks-schemas graphql-schema lint
 	$(BIN)/pytest -n 2 --dist loadgroup
 
 bench: install

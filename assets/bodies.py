@@ -393,6 +393,42 @@ class IssueChunk:
 
 
 @dataclass(frozen=True)
+class DiscussionsPart:
+    """One repository's discussions (GraphQL), beside its issues: chunks of records keyed by discussion
+    number, with counts and tomorrow's watermark; or the ``reason`` there are none."""
+
+    chunks: Mapping[str, IssueChunk] | None = None
+    counts: Mapping[str, int] | None = None
+    watermark: str | None = None
+    full_read_at: str | None = None
+    read: str | None = None  # full, incremental
+    updated_records: int | None = None
+    graphql_points: int | None = None
+    reason: str | None = None
+
+    @classmethod
+    def from_json(cls, value: Any, where: str) -> DiscussionsPart:
+        f = _Fields(value, where)
+        chunks = f.take("chunks", dict, required=False)
+        part = cls(chunks=None if chunks is None else {key: IssueChunk.from_json(chunk, f"{where}: chunk {key}")
+                                                        for key, chunk in chunks.items()},
+                   counts=f.take("counts", dict, required=False), watermark=f.take("watermark", str, required=False),
+                   full_read_at=f.take("full_read_at", str, required=False), read=f.take("read", str, required=False),
+                   updated_records=f.take("updated_records", int, required=False),
+                   graphql_points=f.take("graphql_points", int, required=False),
+                   reason=f.take("reason", str, required=False))
+        f.done()
+        return part
+
+    def to_json(self) -> dict[str, Any]:
+        return _without_none({
+            "chunks": {key: chunk.to_json() for key, chunk in self.chunks.items()} if self.chunks is not None else None,
+            "counts": dict(self.counts) if self.counts is not None else None, "watermark": self.watermark,
+            "full_read_at": self.full_read_at, "read": self.read, "updated_records": self.updated_records,
+            "graphql_points": self.graphql_points, "reason": self.reason})
+
+
+@dataclass(frozen=True)
 class IssuesEntry:
     """One repository's issues: its chunks and what the next capture needs; or a ``reason`` or ``failed``."""
 
@@ -409,6 +445,7 @@ class IssuesEntry:
     pull_commit_reads: int | None = None
     reason: str | None = None
     failed: str | None = None
+    discussions: DiscussionsPart | None = None  # absent: captured before discussions were
 
     @property
     def has_data(self) -> bool:
@@ -433,7 +470,8 @@ class IssuesEntry:
                     healed_comment_threads=f.take("healed_comment_threads", int, required=False),
                     events_watermark=f.take("events_watermark", str, required=False),
                     pull_commit_reads=f.take("pull_commit_reads", int, required=False),
-                    reason=f.take("reason", str, required=False), failed=f.take("failed", str, required=False))
+                    reason=f.take("reason", str, required=False), failed=f.take("failed", str, required=False),
+                    discussions=_optional_part(f.take("discussions", dict, required=False), f"{where}: discussions"))
         f.done()
         return entry
 
@@ -445,10 +483,15 @@ class IssuesEntry:
             "full_read_at": self.full_read_at, "read": self.read, "probe": self.probe,
             "updated_records": self.updated_records, "healed_comment_threads": self.healed_comment_threads,
             "events_watermark": self.events_watermark, "pull_commit_reads": self.pull_commit_reads,
-            "reason": self.reason, "failed": self.failed})
+            "reason": self.reason, "failed": self.failed,
+            "discussions": self.discussions.to_json() if self.discussions is not None else None})
 
     def replace(self, **changes: Any) -> IssuesEntry:
         return dataclasses.replace(self, **changes)
+
+
+def _optional_part(value: Any, where: str) -> DiscussionsPart | None:
+    return None if value is None else DiscussionsPart.from_json(value, where)
 
 
 @dataclass(frozen=True)
@@ -476,7 +519,8 @@ class IssuesBody(_Captured):
 
     def blobs(self) -> dict[str, int]:
         return {chunk.blob: chunk.size for entry in self.repositories.values()
-                for chunk in (entry.chunks or {}).values()}
+                for chunk in [*(entry.chunks or {}).values(),
+                              *((entry.discussions.chunks or {}) if entry.discussions else {}).values()]}
 
 
 Body = InventoryBody | GitBody | IssuesBody
@@ -521,8 +565,8 @@ def chunk_counts(records: dict[int, dict[str, Any]]) -> dict[str, int]:
     return counts
 
 
-def read_records(store: SnapshotStore, customer: str, entry: IssuesEntry) -> Iterator[dict[str, Any]]:
-    """Every stored record of one repository's issues entry, in number order."""
+def read_records(store: SnapshotStore, customer: str, entry: IssuesEntry | DiscussionsPart) -> Iterator[dict[str, Any]]:
+    """Every stored record of one repository's issues entry (or its discussions part), in number order."""
     chunks = entry.chunks or {}
     for chunk_id in sorted(chunks, key=int):
         yield from decode_chunk(store.read_blob(customer, chunks[chunk_id].blob)).values()

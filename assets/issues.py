@@ -35,6 +35,7 @@ from assets.bodies import (
 )
 from assets.capture import Capture
 from assets.common import per_repository, repository_failure
+from assets.discussions import capture_part
 from assets.policy import BackupPolicy
 from resources.errors import GitHubError
 from resources.github import GitHubAppResource, InstallationClient
@@ -258,7 +259,7 @@ def capture_issues(capture: Capture, github: GitHubAppResource, policy: BackupPo
     previous = capture.previous("issues")
     previous_entries = IssuesBody.of(previous).repositories if previous else {}
     client = github.installation_client(capture.customer)
-    before, not_modified = client.requests_made, client.not_modified
+    before, not_modified, points = client.requests_made, client.not_modified, client.graphql_points
     changed = _changed_repositories(client, policy, listing, previous_entries)
 
     def one(repo: InventoryEntry) -> IssuesEntry:
@@ -266,8 +267,12 @@ def capture_issues(capture: Capture, github: GitHubAppResource, policy: BackupPo
             return IssuesEntry(repo.full_name, reason=repo.reason)
         try:
             searched = None if changed is None else repo.full_name.lower() in changed
-            return snapshot_issues(client, capture, policy, repo.full_name, previous_entries.get(repo.key),
-                                   repository_id=repo.id, searched=searched)
+            earlier = previous_entries.get(repo.key)
+            entry = snapshot_issues(client, capture, policy, repo.full_name, earlier,
+                                    repository_id=repo.id, searched=searched)
+            return entry.replace(discussions=capture_part(
+                client, capture, policy, repo.full_name, earlier.discussions if earlier else None,
+                repository_id=repo.id))
         except GitHubError as exc:
             if exc.status in (404, 410):
                 reason = "issues disabled" if exc.status == 410 else "gone: the repository no longer exists on GitHub"
@@ -288,6 +293,9 @@ def capture_issues(capture: Capture, github: GitHubAppResource, policy: BackupPo
         metadata=capture.metadata(
             api_requests=requests,
             not_modified=dg.MetadataValue.int(client.not_modified - not_modified),
+            graphql_points=dg.MetadataValue.int(client.graphql_points - points),
+            discussions=dg.MetadataValue.int(sum((e.discussions.counts or {}).get("discussions", 0)
+                                                 for e in entries.values() if e.discussions)),
             repositories=dg.MetadataValue.int(len(entries)),
             searched=dg.MetadataValue.bool(changed is not None),
             **{key: dg.MetadataValue.int(value) for key, value in totals.items()},

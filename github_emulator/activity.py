@@ -23,7 +23,7 @@ import subprocess
 from datetime import datetime, timedelta
 from typing import Any
 
-from . import events, gitgen, shapes
+from . import discussions, events, gitgen, shapes
 from .api import next_number
 from .gitgen import Stream
 from .seed import CONTRIBUTORS, Text, _author, build_wiki, git_moment, new_repo_record
@@ -50,6 +50,7 @@ def advance(store: Store, days: int) -> dict[str, Any]:
         "wiki_pages": 0,
         "wikis_created": [],
         "issue_events": 0,
+        "discussions_changed": 0,
     }
     if days <= 0:
         return summary
@@ -65,6 +66,7 @@ def advance(store: Store, days: int) -> dict[str, Any]:
             if d == 0:
                 day.once_per_advance()
             day.run()
+            summary["discussions_changed"] += discussions.day(store, day_number, start + timedelta(days=d))
         store.db["days_advanced"] += days
         store.db["clock_offset"] = offset + days * 86400
         store.save()

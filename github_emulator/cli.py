@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from . import discussions
 from .auth import Authority, ensure_app_key
 from .emulator import Emulator
 from .faults import HOOK_KINDS, KINDS, Faults
@@ -62,6 +63,7 @@ def load_or_seed(
         return store, None
     started = time.monotonic()
     seed(store, scale, seed_value, import_dir, customers)
+    discussions.seed(store)  # after the rest, from its own random stream: the rest is what it was
     store.mark_pristine()
     return store, time.monotonic() - started
 

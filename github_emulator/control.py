@@ -204,6 +204,7 @@ def handle(em: Emulator, req: Request) -> Response:
             em.faults.configure(rate=em.default_faults, kinds=list(em.default_fault_kinds))
             em.faults.forced.clear()
             em.search_limiter.reset()
+            em.graphql_limiter.reset()
             em.search.configure(incomplete_results=False, result_cap=1000)
             em.hook_faults.configure(rate=0.0)
             em.hook_faults.forced.clear()
@@ -257,6 +258,27 @@ def _change_issue(store: Store, repo: dict[str, Any], issue: dict[str, Any], kin
     raise ValueError(f"cannot apply a {kind!r} change to issue {issue['number']}")
 
 
+def discussions_truth(repo: dict[str, Any]) -> dict[str, Any]:
+    """Each discussion by number: what a restore must reproduce (content, by GraphQL node id)."""
+    names = {c["slug"]: c["name"] for c in repo.get("discussion_categories", [])}
+
+    def comment(c: dict[str, Any]) -> dict[str, Any]:
+        out = {"id": c["id"], "author": c.get("author"), "body": c["body"], "updated_at": c["updated_at"]}
+        if "replies" in c:
+            out["replies"] = [comment(r) for r in c["replies"]]
+        return out
+
+    return {
+        str(d["number"]): {
+            "title": d["title"], "body": d["body"], "author": d.get("author"), "category": names[d["category"]],
+            "answer": d.get("answer"), "closed": d.get("closed", False), "locked": d.get("locked", False),
+            "state_reason": d.get("state_reason"), "created_at": d["created_at"], "updated_at": d["updated_at"],
+            "comments": [comment(c) for c in d["comments"]],
+        }
+        for d in repo.get("discussions", [])
+    }
+
+
 def state(store: Store) -> dict[str, Any]:
     """Per account and repository: ids, refs, wiki state, issues with their counts, labels, milestones."""
     with store.lock:
@@ -298,6 +320,7 @@ def state(store: Store) -> dict[str, Any]:
                 "labels": sorted(lab["name"] for lab in repo["labels"]),
                 "milestones": sorted(m["number"] for m in repo["milestones"]),
                 "releases": sorted(rel["tag_name"] for rel in repo.get("releases", [])),
+                **({"discussions": discussions_truth(repo)} if repo.get("has_discussions") else {}),
             }
         return {
             "now": iso(store.now()),

@@ -9,7 +9,7 @@ from typing import Any
 
 from .auth import Authority
 from .faults import Faults
-from .ratelimit import SEARCH_LIMIT, SEARCH_WINDOW, RateLimiter
+from .ratelimit import GRAPHQL_POINTS, SEARCH_LIMIT, SEARCH_WINDOW, RateLimiter
 from .search import SearchSettings
 from .state import Store, write_atomic
 
@@ -22,7 +22,7 @@ class RequestCounts:
     is ``GET /rate_limit``. ``git`` counts every smart-HTTP request (ref advertisement and pack alike).
     """
 
-    KINDS = ("rest", "rest_rate_limited", "rest_not_modified", "git", "download")
+    KINDS = ("rest", "rest_rate_limited", "rest_not_modified", "git", "download", "graphql", "graphql_points")
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -32,6 +32,11 @@ class RequestCounts:
         with self.lock:
             for kind in kinds:
                 self.counts[kind] += 1
+
+    def add_points(self, points: int) -> None:
+        """GraphQL points charged (``graphql`` counts the requests)."""
+        with self.lock:
+            self.counts["graphql_points"] += points
 
     def take(self, reset: bool = False) -> dict[str, int]:
         with self.lock:
@@ -71,6 +76,8 @@ class Emulator:
         # Search has its own budget (30 a minute) and knobs (forced incomplete results, a lower cap).
         self.search_limiter = RateLimiter(SEARCH_LIMIT, window=SEARCH_WINDOW)
         self.search = SearchSettings()
+        # GraphQL has its own budget of points per installation (graphql_api.py).
+        self.graphql_limiter = RateLimiter(GRAPHQL_POINTS)
         self.hooks: Any = None  # webhooks.Hookshot, set by the CLI
         self.hook_faults: Faults = Faults(0.0, 0)
         self.info: dict[str, Any] = {}

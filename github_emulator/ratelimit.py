@@ -18,6 +18,8 @@ WINDOW = 3600
 SEARCH_LIMIT = 30
 SEARCH_ANONYMOUS_LIMIT = 10
 SEARCH_WINDOW = 60
+# GraphQL: 5,000 points an hour per installation (GitHub's GraphQL rate-limit docs; more for big accounts).
+GRAPHQL_POINTS = 5000
 
 
 @dataclass
@@ -67,10 +69,10 @@ class RateLimiter:
             b = self._get(key)
             return Bucket(b.limit, b.used, b.reset)
 
-    def consume(self, key: str) -> Bucket:
+    def consume(self, key: str, amount: int = 1) -> Bucket:
         with self.lock:
             b = self._get(key)
-            b.used += 1
+            b.used += amount
             return Bucket(b.limit, b.used, b.reset)
 
     def configure(self, limit: int | None, remaining: int | None, window: int | None = None) -> None:

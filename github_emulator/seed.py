@@ -39,6 +39,7 @@ APP_PERMISSIONS = {
     "actions": "read",
     "repository_hooks": "read",
     "members": "read",
+    "discussions": "read",
 }
 CONTRIBUTORS = [
     ("chloe-dubois", "Chloé Dubois"),

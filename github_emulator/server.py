@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from . import api, control, git_http
+from . import api, control, git_http, graphql_api
 from .auth import AuthError, Principal
 from .emulator import Emulator
 from .http import Request, Response
@@ -38,6 +38,8 @@ GIT_PATH = re.compile(
     r"(?P<rest>/(?:info/refs|git-upload-pack|git-receive-pack|HEAD|objects/.+))$"
 )
 DOWNLOAD_PATH = re.compile(r"^/(?P<owner>[^/]+)/(?P<repo>[^/]+)/releases/download/(?P<tag>[^/]+)/(?P<name>[^/]+)$")
+# GitHub.com serves GraphQL at /graphql, GitHub Enterprise Server at /api/graphql.
+GRAPHQL_PATHS = ("/graphql", "/api/graphql")
 ASSET_BLOB_PATH = re.compile(r"^/_downloads/release-assets/(?P<id>\d+)$")
 
 
@@ -115,6 +117,10 @@ class Handler(BaseHTTPRequestHandler):
             em.counts.add("download")
             self.send(api.download(em, match))
             return
+        if path in GRAPHQL_PATHS:
+            req = self.read_request(path, split.query, Urls(web, web))
+            self.send(self.graphql_response(req))
+            return
         prefix = ""
         if path == API_PREFIX or path.startswith(API_PREFIX + "/"):
             prefix, path = API_PREFIX, path[len(API_PREFIX) :] or "/"
@@ -163,6 +169,15 @@ class Handler(BaseHTTPRequestHandler):
             bucket = limiter.consume(key)
         resp.headers += bucket.headers(resource)
         return resp
+
+    def graphql_response(self, req: Request) -> Response:
+        em = self.emulator
+        try:
+            req.principal = em.authority.identify(req.headers.get("Authorization"), em.installations())
+        except AuthError as exc:
+            em.counts.add("graphql")
+            return Response.error(401, exc.message)
+        return graphql_api.handle(em, req)
 
     @staticmethod
     def primary_message(principal: Principal, resource: str = "core") -> str:

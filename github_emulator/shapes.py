@@ -192,7 +192,7 @@ def repo(
         "has_downloads": True,
         "has_wiki": r.get("has_wiki", True),
         "has_pages": False,
-        "has_discussions": False,
+        "has_discussions": r.get("has_discussions", False),
         "forks_count": r.get("forks", 0),
         "archived": r.get("archived", False),
         "disabled": False,

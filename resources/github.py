@@ -46,7 +46,7 @@ API_VERSION = "2022-11-28"
 # permission an installation lacks makes GitHub refuse the token).
 REQUIRED_READ_PERMISSIONS = ("contents", "metadata", "issues", "pull_requests")
 # administration: branch protection and autolinks; actions: environments (GitHub's permission reference).
-OPTIONAL_READ_PERMISSIONS = ("repository_hooks", "administration", "actions")
+OPTIONAL_READ_PERMISSIONS = ("repository_hooks", "administration", "actions", "discussions")
 # What a restore to GitHub writes: a new repository, its git data, labels, milestones, issues, comments.
 # Only a client built with ``write=RESTORE_WRITE_PERMISSIONS`` asks for them; backups never do.
 RESTORE_WRITE_PERMISSIONS = ("administration", "contents", "issues")
@@ -134,9 +134,9 @@ class _Counter:
         self.value = 0
         self._lock = threading.Lock()
 
-    def add(self) -> None:
+    def add(self, amount: int = 1) -> None:
         with self._lock:
-            self.value += 1
+            self.value += amount
 
 
 class _InstallationTokenAuth(Auth.Auth):
@@ -218,6 +218,11 @@ class _Api:
         setattr(
             self._requester, attribute, _counting_connection(getattr(self._requester, attribute), counter)
         )
+
+    @property
+    def graphql_url(self) -> str:
+        """PyGithub's GraphQL URL for the API URL: /graphql, or /api/graphql beside GHES's /api/v3."""
+        return self._requester.graphql_url
 
     def call(
         self, verb: str, url: str, params: dict[str, Any] | None, headers: dict[str, str], body: Any
@@ -517,9 +522,15 @@ class InstallationClient(_RestSession):
         self._token_lock = threading.Lock()
         self.etag_cache = etag_cache
         self._not_modified = _Counter()
+        self._graphql_points = _Counter()  # GraphQL points spent, as each answer's rateLimit.cost reports them
 
     def __repr__(self) -> str:
         return f"InstallationClient(installation={self.installation!r})"
+
+    @property
+    def graphql_points(self) -> int:
+        """GraphQL points spent, as each answer's ``rateLimit { cost }`` reported them."""
+        return self._graphql_points.value
 
     @property
     def not_modified(self) -> int:
@@ -628,6 +639,42 @@ class InstallationClient(_RestSession):
             break
         reply = self._check(verb, path, reply)
         return json.loads(reply.body) if reply.body else None
+
+    def graphql(self, query: str, variables: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """One GraphQL query (``POST /graphql``, ``/api/graphql`` on GHES): its ``data``.
+
+        Paced and retried like REST calls; a token rejected mid-run is minted once more. GitHub
+        answers most GraphQL failures with 200 and an ``errors`` array: any error there is a
+        ``GitHubError`` (status 404 for ``NOT_FOUND``, 403 for ``FORBIDDEN``, else None), since a
+        partial answer would be stored as if whole. A ``rateLimit { cost }`` in the answer is added
+        to ``graphql_points``.
+        """
+        api = self._token_apis.get()
+        url = api.graphql_url
+        body = {"query": query, "variables": dict(variables or {})}
+        for attempt in (1, 2):
+            token = self.token()
+            reply = self._send(api, "POST", url, body=body)
+            if reply.status == 401 and attempt == 1:
+                self._expire_token(token)
+                continue
+            break
+        reply = self._check("POST", url, reply)
+        answer = json.loads(reply.body)
+        errors = answer.get("errors") or []
+        if errors:
+            kinds = {str(error.get("type")) for error in errors}
+            status = 404 if "NOT_FOUND" in kinds else 403 if "FORBIDDEN" in kinds else None
+            first = errors[0]
+            raise GitHubError(f"POST {_path_of(url)}: GraphQL error {first.get('type') or ''} "
+                              f"{first.get('message', '')}".replace("  ", " ") + (f" (and {len(errors) - 1} more)"
+                                                                                   if len(errors) > 1 else ""),
+                              status=status)
+        data = answer.get("data") or {}
+        cost = (data.get("rateLimit") or {}).get("cost")
+        if isinstance(cost, int):
+            self._graphql_points.add(cost)
+        return data
 
     def _repo_path(self, full_name: str) -> str:
         owner, repo = names.full_name(full_name)

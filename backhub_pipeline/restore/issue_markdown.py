@@ -116,3 +116,22 @@ def render_index(full_name: str, date: str, index: list[tuple[int, bool, dict[st
         lines.append(f"| [{number}]({number}.md) | {'pull' if is_pull else 'issue'} | {issue.get('state', '')} | {title} |")
     return "\n".join(lines) + "\n"
 
+
+
+def render_discussion(full_name: str, record: dict[str, Any]) -> str:
+    """A readable page for one discussion: its post, then each comment with its replies indented."""
+    d = record.get("discussion") or {}
+    answer = (d.get("answer") or {}).get("id")
+    state = "closed" + (f" ({d['stateReason'].lower()})" if d.get("stateReason") else "") if d.get("closed") else "open"
+    lines = [f"# Discussion #{record['number']}: {d.get('title') or ''}", "",
+             f"{full_name} · {(d.get('category') or {}).get('name', '')} · {state}"
+             + (" · locked" if d.get("locked") else "") + (" · answered" if answer else ""), "",
+             f"**{login(d.get('author'))}** opened this on {d.get('createdAt', '')}", "", _quote(d.get("body")), ""]
+    for comment in record.get("comments", []):
+        mark = " ✅ *answer*" if comment.get("id") == answer else ""
+        lines += [f"## {login(comment.get('author'))} commented on {comment.get('createdAt', '')}{mark}", "",
+                  _quote(comment.get("body")), ""]
+        for reply in comment.get("replies", []):
+            lines += [f"- **{login(reply.get('author'))}** replied on {reply.get('createdAt', '')}:", "",
+                      "\n".join("  " + line for line in _quote(reply.get("body")).splitlines()), ""]
+    return "\n".join(lines)

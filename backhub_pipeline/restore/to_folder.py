@@ -32,7 +32,7 @@ from typing import Any
 
 from assets.bodies import GitEntry, read_records
 from assets.git_chain import restore_chain
-from backhub_pipeline.restore.issue_markdown import render_index, render_markdown
+from backhub_pipeline.restore.issue_markdown import render_discussion, render_index, render_markdown
 from backhub_pipeline.restore.snapshot import Progress, RepositorySnapshot, Snapshot, quiet
 from resources import names
 from resources.errors import BackhubError, IntegrityError, RestoreRefusedError
@@ -55,6 +55,7 @@ class RestoredRepository:
     issues: int = 0
     pull_requests: int = 0
     comments: int = 0
+    discussions: int = 0
     skipped: str | None = None
 
 
@@ -242,6 +243,15 @@ def _restore_repository(snapshot: Snapshot, git: Git, item: RepositorySnapshot, 
             restored.comments += len(record.get("comments", [])) + len(record.get("review_comments", []))
             index.append((number, is_pull, issue))
         (issues_dir / "README.md").write_text(render_index(item.full_name, snapshot.date, index), encoding="utf-8")
+    part = item.issues.discussions
+    if part is not None and part.chunks is not None:
+        discussions_dir = folder / "discussions"
+        discussions_dir.mkdir()
+        for record in read_records(snapshot.store, snapshot.customer, part):
+            number = int(record["number"])
+            _write_json(discussions_dir / f"{number}.json", record)
+            (discussions_dir / f"{number}.md").write_text(render_discussion(item.full_name, record), encoding="utf-8")
+            restored.discussions += 1
     return restored
 
 

@@ -18,11 +18,20 @@ def _repos(state: dict, account: str = "acme-corp") -> dict:
 
 
 def _timeless(state: dict) -> dict:
-    """The accounts without issue timestamps, which follow the (wall-clock based) emulator clock."""
+    """The accounts without issue and discussion timestamps, which follow the (wall-clock based) emulator
+    clock."""
+    def drop(item: dict) -> None:
+        item.pop("created_at", None)
+        item.pop("updated_at", None)
+        for child in (*item.get("comments", ()), *item.get("replies", ())):
+            drop(child)
+
     for account in state["accounts"].values():
         for repo in account["repositories"].values():
             for issue in repo["issues"].values():
                 issue.pop("updated_at")
+            for discussion in repo.get("discussions", {}).values():
+                drop(discussion)
     return state["accounts"]
 
 
@@ -39,6 +48,7 @@ def test_advance_produces_a_days_worth_of_activity(fresh_emulator: EmulatorProce
     assert _repos(before)["handbook"]["wiki"]["state"] == "never_created"
     assert _repos(after)["handbook"]["wiki"]["state"] == "populated"
     assert after["days_advanced"] == 2 and after["now"] > before["now"]
+    assert summary["discussions_changed"] > 0
     # the force-push left the old tip unreachable from every ref
     forced = summary["force_pushed"][0]
     owner, name = forced["repo"].split("/")
