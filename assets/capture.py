@@ -11,13 +11,14 @@ import dataclasses
 import datetime as dt
 import threading
 import time
+from collections.abc import Collection, Mapping
 from os import PathLike
 from typing import Any
 
 import dagster as dg
 from dagster import AssetExecutionContext
 
-from assets.bodies import Body
+from assets.bodies import Body, IssueChunk, decode_chunk
 from assets.partitions import SnapshotKey, check_snapshot_key, customers_of
 from assets.policy import BackupPolicy
 from resources.audit import AuditLog
@@ -84,6 +85,21 @@ class Capture:
     @property
     def logical_bytes(self) -> int:
         return sum(self._sizes.values())
+
+    def keep_untouched(self, previous_chunks: Mapping[str, IssueChunk], touched: Collection[str]) -> dict[str, IssueChunk]:
+        """The previous snapshot's chunks that no update touches: the same blobs, referenced again."""
+        kept = {}
+        for chunk_id, info in previous_chunks.items():
+            if chunk_id not in touched:
+                self.reuse(info.blob, info.size)
+                kept[chunk_id] = info
+        return kept
+
+    def chunk_records(self, previous_chunks: Mapping[str, IssueChunk], chunk_id: str) -> dict[int, dict[str, Any]]:
+        """The records of one previous chunk, by number (none for a chunk the previous snapshot lacks)."""
+        if chunk_id not in previous_chunks:
+            return {}
+        return decode_chunk(self.store.read_blob(self.customer, previous_chunks[chunk_id].blob))
 
     def previous(self, asset: str) -> Manifest | None:
         return self.store.latest_manifest_before(self.customer, self.date, asset)

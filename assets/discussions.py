@@ -18,7 +18,7 @@ import datetime as dt
 from collections import defaultdict
 from typing import Any
 
-from assets.bodies import DiscussionsPart, IssueChunk, decode_chunk, encode_chunk
+from assets.bodies import DiscussionsPart, IssueChunk, encode_chunk
 from assets.capture import Capture
 from assets.policy import BackupPolicy
 from resources.errors import GitHubError
@@ -167,14 +167,9 @@ def snapshot_discussions(client: InstallationClient, capture: Capture, policy: B
     by_chunk: dict[str, list[int]] = defaultdict(list)
     for number in updated:
         by_chunk[str(number // policy.issue_chunk_size)].append(number)
-    chunks: dict[str, IssueChunk] = {}
-    for chunk_id, info in previous_chunks.items():
-        if chunk_id not in by_chunk:
-            capture.reuse(info.blob, info.size)
-            chunks[chunk_id] = info
+    chunks = capture.keep_untouched(previous_chunks, by_chunk)
     for chunk_id, numbers in by_chunk.items():
-        records = (decode_chunk(capture.store.read_blob(capture.customer, previous_chunks[chunk_id].blob))
-                   if chunk_id in previous_chunks else {})
+        records = capture.chunk_records(previous_chunks, chunk_id)
         records.update((number, updated[number]) for number in numbers)
         ref = capture.put(encode_chunk(records))
         chunks[chunk_id] = IssueChunk(blob=ref.id, size=ref.size, counts=counts_of(records))

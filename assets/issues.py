@@ -30,7 +30,6 @@ from assets.bodies import (
     IssuesBody,
     IssuesEntry,
     chunk_counts,
-    decode_chunk,
     encode_chunk,
 )
 from assets.capture import Capture
@@ -212,15 +211,10 @@ def snapshot_issues(
     for number in updates.numbers():
         by_chunk[str(number // policy.issue_chunk_size)].append(number)
 
-    chunks: dict[str, IssueChunk] = {}
+    chunks = capture.keep_untouched(previous_chunks, by_chunk)
     healed = pull_commit_reads = 0
-    for chunk_id, info in previous_chunks.items():
-        if chunk_id not in by_chunk:
-            capture.reuse(info.blob, info.size)
-            chunks[chunk_id] = info
     for chunk_id, numbers in by_chunk.items():
-        records = (decode_chunk(capture.store.read_blob(capture.customer, previous_chunks[chunk_id].blob))
-                   if chunk_id in previous_chunks else {})
+        records = capture.chunk_records(previous_chunks, chunk_id)
         heads = {number: _pull_base_and_head(records.get(number)) for number in numbers}
         apply_updates(records, updates, numbers)
         for number in numbers:

@@ -187,6 +187,19 @@ def _counting_connection(base: type, counter: _Counter) -> type:
     return CountingConnection
 
 
+# Transport failures of a request that may pass: the Pacer retries them.
+_TRANSPORT_ERRORS = (
+    requests.exceptions.ConnectionError,
+    requests.exceptions.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
+
+
+def _lowered(headers: Any) -> dict[str, str]:
+    return {k.lower(): str(v) for k, v in headers.items()}
+
+
 class _Api:
     """One PyGithub Requester with its own auth: sends one HTTP request per call, counted.
 
@@ -236,18 +249,11 @@ class _Api:
                 f"TLS to {self._app.api_url} failed (is ca_bundle set to the server's CA?): "
                 f"{type(exc).__name__}"
             ) from exc
-        except (
-            requests.exceptions.ConnectionError,
-            requests.exceptions.Timeout,
-            requests.exceptions.ChunkedEncodingError,
-            requests.exceptions.ContentDecodingError,
-        ) as exc:
+        except _TRANSPORT_ERRORS as exc:
             raise TransientError(_describe(exc)) from exc
         except RuntimeError as exc:  # PyGithub refusing a redirect to another host or scheme
             raise GitHubError(str(exc)) from exc
-        return Reply(
-            status=status, headers={k.lower(): str(v) for k, v in response_headers.items()}, body=text
-        )
+        return Reply(status=status, headers=_lowered(response_headers), body=text)
 
     def download(self, url: str, sink: BinaryIO, limit: int) -> Reply:
         """Stream a binary answer (``Accept: application/octet-stream``, following GitHub's 302) into
@@ -264,16 +270,10 @@ class _Api:
                 sink.write(chunk)
         except requests.exceptions.HTTPError as exc:  # getStream's raise_for_status
             response = exc.response
-            return Reply(status=response.status_code,
-                         headers={k.lower(): str(v) for k, v in response.headers.items()}, body=response.text[:2000])
-        except (
-            requests.exceptions.ConnectionError,
-            requests.exceptions.Timeout,
-            requests.exceptions.ChunkedEncodingError,
-            requests.exceptions.ContentDecodingError,
-        ) as exc:
+            return Reply(status=response.status_code, headers=_lowered(response.headers), body=response.text[:2000])
+        except _TRANSPORT_ERRORS as exc:
             raise TransientError(_describe(exc)) from exc
-        return Reply(status=status, headers={k.lower(): str(v) for k, v in response_headers.items()}, body="")
+        return Reply(status=status, headers=_lowered(response_headers), body="")
 
 
 class _PerThread:
