@@ -8,10 +8,8 @@
 from __future__ import annotations
 
 import re
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 from assets.issues import read_records
@@ -22,6 +20,7 @@ from resources import names
 from resources.errors import GitHubError, RestoreRefusedError
 from resources.git import Git
 from resources.github import RESTORE_WRITE_PERMISSIONS, GitHubApp, InstallationClient
+from resources.scratch import scratch_dir
 from resources.snapshot_store import SnapshotStore
 
 # GitHub refuses issue and comment bodies longer than this many characters.
@@ -132,8 +131,8 @@ def _push(snapshot: Snapshot, git: Git, client: InstallationClient, item: Reposi
     if not pushable:
         return 0
     namespaces = sorted({"/".join(ref.split("/")[:2]) for ref in pushable})
-    with tempfile.TemporaryDirectory(prefix="backhub-push-") as scratch:
-        local = Path(scratch) / "repo.git"
+    with scratch_dir("push") as scratch:
+        local = scratch / "repo.git"
         progress(f"rebuild {item.full_name} from {len(item.git.get('chain') or [])} bundle(s)")
         restore_git(snapshot, git, item.git, local, item.full_name)
         progress(f"push {len(pushable)} refs to {destination}")
