@@ -17,6 +17,7 @@ BENCHMARKS = {
     "retention": "bench.retention_bench",
     "scale": "bench.scale_bench",
     "side-by-side": "bench.side_by_side_bench",
+    "crash": "bench.crash_bench",
 }
 
 

@@ -1,19 +1,23 @@
 """A Celery worker lost mid-step: the step is delivered again to the other worker and the snapshot completes.
 
 The production shape (Postgres instance, daemon, code server, two Celery workers, RabbitMQ), one
-snapshot run. Once the step is running on a worker and has already materialized its first asset, that
-worker's whole process group is killed with SIGKILL, as a lost VM or the OOM killer would. With the
-worker settings of deploy/celery/dagster_celery_config.py (``task_acks_late``), the broker still holds
-the unacknowledged task and delivers it to the surviving worker; the run, which waits in the code
-server for the task's result, receives it from there and succeeds, and the snapshot verifies with
-every blob read. Without late acknowledgement the task was acknowledged when the killed worker took
-it: nobody runs it again and the run waits until run monitoring's ``max_runtime_seconds`` (6 h).
+snapshot run. Once the step is running on a worker and has already materialized its first asset, the
+worker is killed with SIGKILL: either its whole process group (a lost VM), or only the pool process
+running the step (the OOM killer's choice). With the worker settings of
+deploy/celery/dagster_celery_config.py (``task_acks_late``, ``task_reject_on_worker_lost``), the broker
+still holds the unacknowledged task and delivers it again: to the surviving worker, or to either when
+only the pool process died. The run, which waits in the code server for the task's result, receives it
+from there and succeeds, and the snapshot verifies with every blob read. Without late acknowledgement
+the task was acknowledged when the killed worker took it: nobody runs it again and the run waits until
+run monitoring's ``max_runtime_seconds`` (6 h).
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import time
+from pathlib import Path
 
 import pytest
 from dagster import AssetKey, DagsterEventType, DagsterRunStatus, RunsFilter
@@ -47,7 +51,21 @@ def _celery_workers(instance, run_id: str) -> list[str]:
     return names
 
 
-def test_a_step_whose_celery_worker_is_killed_completes_on_the_other_worker(cluster) -> None:
+def _children(pid: int) -> list[int]:
+    """The direct children of ``pid`` (a Celery worker's pool processes), from /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+@pytest.mark.parametrize("lost", ["worker", "pool_process"])
+def test_a_step_whose_celery_worker_is_killed_completes_on_another_worker(cluster, lost: str) -> None:
     customer = sorted(inst["account"].lower() for inst in cluster.emulator.info["installations"])[0]
     date = Clock(offset_days=0).today()
     partition = f"{customer}|{date}"
@@ -72,7 +90,14 @@ def test_a_step_whose_celery_worker_is_killed_completes_on_the_other_worker(clus
     _wait_for(lambda: instance.all_logs(run.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION), 240,
               "the step materialized nothing", cluster)
     assert instance.get_run_by_id(run.run_id).status == DagsterRunStatus.STARTED
-    cluster.processes[f"worker-{first}"].stop(signal.SIGKILL)
+    worker = cluster.processes[f"worker-{first}"]
+    if lost == "worker":
+        worker.stop(signal.SIGKILL)
+    else:
+        pool = _children(worker.popen.pid)
+        assert pool, "the worker has no pool process"
+        for pid in pool:
+            os.kill(pid, signal.SIGKILL)
     cluster.emulator.control("POST", "faults", json={"rate": 0.0})
 
     finished = _wait_for(
@@ -80,9 +105,14 @@ def test_a_step_whose_celery_worker_is_killed_completes_on_the_other_worker(clus
         f"run {run.run_id} did not finish after worker {first} was killed", cluster)
     survivor = next(name for name in WORKERS if name != first)
 
-    # The run succeeded, and its step ran a second time, on the surviving worker.
+    # The run succeeded, and its step ran a second time: on the surviving worker when the first is gone.
     assert finished.status == DagsterRunStatus.SUCCESS, cluster.tail_logs()
-    assert _celery_workers(instance, run.run_id) == [first, survivor]
+    took = _celery_workers(instance, run.run_id)
+    assert len(took) == 2 and took[0] == first, took
+    if lost == "worker":
+        assert took[1] == survivor
+    else:
+        assert worker.alive()  # only its pool process died; the worker went on taking tasks
     # The snapshot's last asset is materialized for the partition, and the snapshot is committed and whole.
     wikis = instance.fetch_materializations(AssetKey("wikis"), limit=10).records
     assert [record.partition_key for record in wikis] == [partition]
