@@ -8,7 +8,6 @@ moved backwards or were deleted without new objects are still reproduced exactly
 from __future__ import annotations
 
 import datetime as dt
-import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from assets.capture import Capture
 from assets.policy import BackupPolicy
 from resources.errors import BackhubError
 from resources.git import Git
+from resources.scratch import scratch_dir
 from resources.snapshot_store import SnapshotStore
 
 
@@ -89,8 +89,7 @@ def snapshot_git(
     unchanged = _unchanged_since(git, url, credentials, previous, capture, full_name)
     if unchanged is not None:
         return unchanged
-    with tempfile.TemporaryDirectory(prefix="backhub-git-") as scratch_dir:
-        scratch = Path(scratch_dir)
+    with scratch_dir("git") as scratch:
         if not mirror.exists() and previous.links:
             # Cold cache: rebuild the mirror from yesterday's bundles so today's fetch is incremental.
             bundles = download_chain(capture.store, capture.customer, previous.links, scratch)
@@ -128,6 +127,6 @@ def snapshot_git(
 
 def restore_chain(git: Git, store: SnapshotStore, customer: str, entry: GitEntry, into: Path) -> dict[str, str]:
     """Rebuild a bare repository at ``into`` from a manifest entry; returns the refs it now has."""
-    with tempfile.TemporaryDirectory(prefix="backhub-restore-") as scratch_dir:
-        bundles = download_chain(store, customer, entry.links, Path(scratch_dir))
+    with scratch_dir("restore") as scratch:
+        bundles = download_chain(store, customer, entry.links, scratch)
         return git.restore_chain(bundles, into, entry.refs)

@@ -11,15 +11,14 @@ silently.
 from __future__ import annotations
 
 import dataclasses
-import tempfile
 import threading
-from pathlib import Path
 from typing import Any
 
 from assets.bodies import ReleaseAsset
 from assets.capture import Capture
 from resources.errors import DownloadTooLargeError, GitHubError
 from resources.github import InstallationClient
+from resources.scratch import scratch_dir
 
 
 class AssetBudget:
@@ -64,8 +63,8 @@ def capture_release_assets(capture: Capture, client: InstallationClient, full_na
 
 
 def _download(capture: Capture, client: InstallationClient, full_name: str, asset_id: int, size: int) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="backhub-asset-") as scratch:  # 0700: plaintext stays ours
-        path = Path(scratch) / "asset"
+    with scratch_dir("asset") as scratch:  # 0700, and removed by the next one if this process is killed
+        path = scratch / "asset"
         try:
             with path.open("wb") as sink:
                 client.download_release_asset(full_name, asset_id, sink, limit=size)

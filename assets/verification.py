@@ -10,13 +10,13 @@ blob on a weekly rotation, which catches what happens to old blobs after their d
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 from assets.bodies import GitEntry
 from assets.git_chain import download_chain, restore_chain
 from resources.errors import BackhubError, IntegrityError
 from resources.git import Git
+from resources.scratch import scratch_dir
 from resources.snapshot_store import Manifest, SnapshotStore
 
 READ_SIZE = 1024 * 1024
@@ -56,8 +56,8 @@ def chain_problems(git: Git, store: SnapshotStore, customer: str, entry: GitEntr
     """Restore the entry's whole chain into scratch space, compare its refs with the recorded tips, and
     ``git fsck`` it. The one whole-chain check: the daily checks fall back to it, the deep one runs it."""
     full_name = entry.full_name
-    with tempfile.TemporaryDirectory(prefix="backhub-verify-") as scratch:
-        target = Path(scratch) / "repo.git"
+    with scratch_dir("verify") as scratch:
+        target = scratch / "repo.git"
         try:
             refs = restore_chain(git, store, customer, entry, target)
             git.fsck(target)
@@ -83,9 +83,9 @@ def increment_proven(git: Git, store: SnapshotStore, customer: str, entry: GitEn
         return False
     if chain[:-1] != previous.links or not previous.tips:
         return False
-    with tempfile.TemporaryDirectory(prefix="backhub-increment-") as scratch:
+    with scratch_dir("increment") as scratch:
         try:
-            [bundle] = download_chain(store, customer, chain[-1:], Path(scratch))
+            [bundle] = download_chain(store, customer, chain[-1:], scratch)
             git.check_increment(mirror, bundle, previous.refs.values(), entry.refs.values())
         except BackhubError:
             return False

@@ -18,6 +18,7 @@ BENCHMARKS = {
     "scale": "bench.scale_bench",
     "customers": "bench.customers_bench",
     "side-by-side": "bench.side_by_side_bench",
+    "crash": "bench.crash_bench",
 }
 
 

@@ -48,6 +48,7 @@ from resources.errors import (
 )
 from resources.private_files import PRIVATE_UMASK, make_private_dirs
 from resources.retry import Backoff, retry
+from resources.scratch import scratch_dir
 
 _CONFIG = (
     "-c", "protocol.version=2",
@@ -588,8 +589,8 @@ class Git:
         previous = sorted({names.sha(value) for value in previous_tips})
         wanted = sorted({names.sha(value) for value in tips})
         bundle = Path(bundle).absolute()
-        with tempfile.TemporaryDirectory(prefix="backhub-increment-") as scratch_dir:
-            scratch = Path(scratch_dir) / "repo.git"
+        with scratch_dir("increment") as scratch_root:
+            scratch = scratch_root / "repo.git"
             self._init(scratch)
             (scratch / "objects" / "info" / "alternates").write_text(f"{(Path(mirror) / 'objects').absolute()}\n")
             header = read_bundle_header(bundle)

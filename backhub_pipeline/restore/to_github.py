@@ -10,10 +10,8 @@
 from __future__ import annotations
 
 import re
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 from assets.bodies import read_records
@@ -25,6 +23,7 @@ from resources import names
 from resources.errors import GitHubError, RemoteNotFoundError, RestoreRefusedError
 from resources.git import Git
 from resources.github import RESTORE_WRITE_PERMISSIONS, GitHubApp, InstallationClient
+from resources.scratch import scratch_dir
 from resources.snapshot_store import SnapshotStore
 
 # GitHub refuses issue and comment bodies longer than this many characters.
@@ -144,8 +143,8 @@ def _push(snapshot: Snapshot, git: Git, client: InstallationClient, item: Reposi
     if not pushable:
         return 0
     namespaces = sorted({"/".join(ref.split("/")[:2]) for ref in pushable})
-    with tempfile.TemporaryDirectory(prefix="backhub-push-") as scratch:
-        local = Path(scratch) / "repo.git"
+    with scratch_dir("push") as scratch:
+        local = scratch / "repo.git"
         progress(f"rebuild {item.full_name} from {len(item.git.links)} bundle(s)")
         restore_git(snapshot, git, item.git, local, item.full_name)
         progress(f"push {len(pushable)} refs to {destination}")
@@ -168,8 +167,8 @@ def _push_wiki(snapshot: Snapshot, git: Git, client: InstallationClient, item: R
                result: GitHubRestoreResult, progress: Progress) -> bool:
     """Push the wiki, if GitHub has made its repository: it does so only when a first page is saved
     in the web interface, and no API creates one. Otherwise say how, and let ``--resume`` push it."""
-    with tempfile.TemporaryDirectory(prefix="backhub-push-") as scratch:
-        local = Path(scratch) / "wiki.git"
+    with scratch_dir("push") as scratch:
+        local = scratch / "wiki.git"
         restore_git(snapshot, git, item.wiki, local, f"{item.full_name} wiki")
         progress(f"push the wiki of {destination}")
         try:
