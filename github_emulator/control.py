@@ -257,8 +257,15 @@ def _change_issue(store: Store, repo: dict[str, Any], issue: dict[str, Any], kin
     raise ValueError(f"cannot apply a {kind!r} change to issue {issue['number']}")
 
 
+def lfs_objects(store: Store, repo: dict[str, Any]) -> dict[str, int]:
+    """The repository's Git LFS storage: oid -> size."""
+    root = store.repos_dir / f"{repo['id']}.lfs"
+    return {path.name: path.stat().st_size for path in sorted(root.glob("??/??/*"))} if root.is_dir() else {}
+
+
 def state(store: Store) -> dict[str, Any]:
-    """Per account and repository: ids, refs, wiki state, issues with their counts, labels, milestones."""
+    """Per account and repository: ids, refs, wiki state, issues with their counts, labels, milestones,
+    Git LFS objects stored."""
     with store.lock:
         db = store.db
         accounts: dict[str, Any] = {}
@@ -298,6 +305,7 @@ def state(store: Store) -> dict[str, Any]:
                 "labels": sorted(lab["name"] for lab in repo["labels"]),
                 "milestones": sorted(m["number"] for m in repo["milestones"]),
                 "releases": sorted(rel["tag_name"] for rel in repo.get("releases", [])),
+                "lfs": lfs_objects(store, repo),
             }
         return {
             "now": iso(store.now()),
