@@ -351,7 +351,7 @@ def _plan_repo(store: Store, rng: random.Random, cust: Customer, plan: RepoPlan)
         assert parent is not None
         repo.update(fork=True, parent=parent["id"], description=parent["description"])
 
-        def build_fork() -> None:
+        def build_fork() -> None:  # git data only: the parent's LFS objects are not copied (a per-object 404)
             subprocess.run(
                 ["git", "clone", "--quiet", "--bare", "--", str(store.git_dir(parent)), str(store.git_dir(repo))],
                 check=True,
