@@ -108,7 +108,14 @@ def _fetch(capture: Capture, client: InstallationClient, full_name: str, needed:
     for start in range(0, len(objects), BATCH_SIZE):
         chunk = objects[start:start + BATCH_SIZE]
         index.count_batch()
-        answers = {str(item.get("oid")): item for item in client.lfs_batch(full_name, "download", chunk)}
+        try:
+            answers = {str(item.get("oid")): item for item in client.lfs_batch(full_name, "download", chunk)}
+        except GitHubError as exc:
+            if exc.status not in (403, 404, 410, 422):
+                raise
+            # The batch as a whole refused (LFS disabled, the repository gone since the fetch): the git
+            # data stands; each object records why it is not kept, and is asked for again on a later day.
+            answers = {oid: {"error": {"code": exc.status, "message": str(exc)}} for oid, _size in chunk}
         for oid, size in chunk:
             answer = answers.get(oid) or {"error": {"code": 404, "message": "not in the batch answer"}}
             action = (answer.get("actions") or {}).get("download")

@@ -29,6 +29,21 @@ def batch(em: EmulatorProcess, token: str | None, operation: str, objects: list[
                          auth=("x-access-token", token) if token else None, timeout=30)
 
 
+def assert_batch_response_shape(payload: dict) -> None:
+    """The response as git-lfs's published schema (docs/api/schemas/http-batch-response-schema.json)
+    describes it: objects with oid and size, actions of href/header/expires_*, errors of code/message."""
+    assert isinstance(payload["objects"], list) and isinstance(payload.get("transfer", "basic"), str)
+    for item in payload["objects"]:
+        assert {"oid", "size"} <= set(item) <= {"oid", "size", "authenticated", "actions", "error"}
+        assert isinstance(item["oid"], str) and isinstance(item["size"], int) and item["size"] >= 0
+        assert set(item.get("actions", {})) <= {"download", "upload", "verify"}
+        for action in item.get("actions", {}).values():
+            assert "href" in action and set(action) <= {"href", "header", "expires_in", "expires_at"}
+            assert all(isinstance(v, str) for v in action.get("header", {}).values())
+        if "error" in item:
+            assert set(item["error"]) == {"code", "message"} and isinstance(item["error"]["code"], int)
+
+
 def test_a_seeded_pointer_downloads_bytes_whose_sha256_is_its_oid(emulator: EmulatorProcess, tmp_path: Path) -> None:
     token = mint_token(emulator, "acme-corp")
     target = tmp_path / "widgets.git"
@@ -42,6 +57,7 @@ def test_a_seeded_pointer_downloads_bytes_whose_sha256_is_its_oid(emulator: Emul
     answer = batch(emulator, token, "download", [{"oid": oid, "size": size}, {"oid": "0" * 64, "size": 5}])
 
     assert answer.status_code == 200 and answer.headers["Content-Type"].startswith(LFS)
+    assert_batch_response_shape(answer.json())
     found, missing = answer.json()["objects"]
     assert missing == {"oid": "0" * 64, "size": 5, "error": {"code": 404, "message": "Object does not exist"}}
     action = found["actions"]["download"]
@@ -70,7 +86,9 @@ def test_upload_needs_write_and_stores_only_what_matches_its_oid(fresh_emulator:
     writer = mint_token(fresh_emulator, "acme-corp", permissions={"contents": "write", "metadata": "read"})
     stats_before = fresh_emulator.control("GET", "stats")
 
-    (entry,) = batch(fresh_emulator, writer, "upload", [{"oid": oid, "size": size}]).json()["objects"]
+    offered = batch(fresh_emulator, writer, "upload", [{"oid": oid, "size": size}]).json()
+    assert_batch_response_shape(offered)
+    (entry,) = offered["objects"]
     upload = entry["actions"]["upload"]
     assert requests.put(upload["href"], data=data + b"x", headers=upload["header"], timeout=30).status_code == 422
     assert requests.put(upload["href"], data=data, headers=upload["header"], timeout=30).status_code == 200
