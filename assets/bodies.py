@@ -293,6 +293,29 @@ class ChainLink:
 
 
 @dataclass(frozen=True)
+class LfsObject:
+    """One Git LFS object a repository's refs reach: its ``blob`` (the object's bytes, sha256 checked
+    against the oid), or the ``reason`` it is not kept (GitHub had no such object)."""
+
+    size: int
+    blob: str | None = None
+    reason: str | None = None
+
+    @classmethod
+    def from_json(cls, value: Any, where: str) -> LfsObject:
+        f = _Fields(value, where)
+        item = cls(size=f.take("size", int), blob=f.take("blob", str, required=False),
+                   reason=f.take("reason", str, required=False))
+        f.done()
+        if (item.blob is None) == (item.reason is None):
+            raise IntegrityError(f"{where}: an LFS object has either a blob or a reason")
+        return item
+
+    def to_json(self) -> dict[str, Any]:
+        return {"size": self.size, **_without_none({"blob": self.blob, "reason": self.reason})}
+
+
+@dataclass(frozen=True)
 class GitEntry:
     """One repository's (or wiki's) git data: ``tips`` and the ``chain`` that rebuilds them; or a recorded
     ``reason`` (gone, skipped), a wiki ``state`` without data, or ``failed`` (the capture of this
@@ -307,6 +330,7 @@ class GitEntry:
     state: str | None = None  # wikis: disabled, never_created, populated
     reason: str | None = None
     failed: str | None = None
+    lfs: Mapping[str, LfsObject] | None = None  # oid -> object; absent before LFS was captured, and for wikis
 
     @property
     def has_data(self) -> bool:
@@ -333,12 +357,15 @@ class GitEntry:
         tips = f.take("tips", dict, required=False)
         if tips is not None and not all(isinstance(k, str) and isinstance(v, str) for k, v in tips.items()):
             raise IntegrityError(f"{where}: 'tips' maps refs to object ids")
+        lfs = f.take("lfs", dict, required=False)
         entry = cls(full_name=f.take("full_name", str), tips=tips,
                     chain=None if chain is None else tuple(ChainLink.from_json(link, f"{where}: chain[{index}]")
                                                            for index, link in enumerate(chain)),
                     bundle=f.take("bundle", str, required=False), recut_reason=f.take("recut_reason", str, required=False),
                     fetched=f.take("fetched", bool, required=False), state=f.take("state", str, required=False),
-                    reason=f.take("reason", str, required=False), failed=f.take("failed", str, required=False))
+                    reason=f.take("reason", str, required=False), failed=f.take("failed", str, required=False),
+                    lfs=None if lfs is None else {oid: LfsObject.from_json(item, f"{where}: lfs {oid}")
+                                                  for oid, item in lfs.items()})
         f.done()
         return entry
 
@@ -347,7 +374,8 @@ class GitEntry:
             "full_name": self.full_name, "tips": dict(self.tips) if self.tips is not None else None,
             "chain": [link.to_json() for link in self.chain] if self.chain is not None else None,
             "bundle": self.bundle, "recut_reason": self.recut_reason, "fetched": self.fetched, "state": self.state,
-            "reason": self.reason, "failed": self.failed})
+            "reason": self.reason, "failed": self.failed,
+            "lfs": {oid: item.to_json() for oid, item in self.lfs.items()} if self.lfs is not None else None})
 
 
 @dataclass(frozen=True)
@@ -367,7 +395,9 @@ class GitBody(_Captured):
         return {"repositories": _keyed_json(self.repositories), **_common_json(self)}
 
     def blobs(self) -> dict[str, int]:
-        return {link.blob: link.size for entry in self.repositories.values() for link in entry.links}
+        chains = {link.blob: link.size for entry in self.repositories.values() for link in entry.links}
+        return {**chains, **{item.blob: item.size for entry in self.repositories.values()
+                             for item in (entry.lfs or {}).values() if item.blob}}
 
 
 # -- 9.3 issues --------------------------------------------------------------------------------------

@@ -9,7 +9,8 @@ every chain and blob on a weekly rotation.
   to its id.
 - ``git_data_restores`` (blocking, repositories and wikis): each bundle written that day takes the chain
   to the recorded tips: an increment is proven against the capture's mirror, anything else is
-  restored into a scratch repository whose refs must equal the recorded tips and which passes ``git fsck``.
+  restored into a scratch repository whose refs must equal the recorded tips and which passes ``git fsck``;
+  each Git LFS object new to a repository's entry that day decrypts to bytes whose sha256 is its oid.
 - ``covers_inventory`` (repositories, issues, wikis): every repository in the inventory has an entry,
   with data or an explicit recorded reason.
 - ``issue_table_is_valid`` (issues): the Great Expectations suite on the issue chunks written that day.
@@ -29,6 +30,7 @@ from assets.partitions import SnapshotKey
 from assets.verification import (
     chain_problems,
     increment_proven,
+    lfs_problems_since,
     previous_manifest,
     read_blobs,
     unchanged_since,
@@ -81,17 +83,21 @@ def blobs_decrypt(store: SnapshotStore, git: Git, key: SnapshotKey, asset: str) 
 
 
 def git_data_restores(store: SnapshotStore, git: Git, key: SnapshotKey, asset: str) -> tuple[bool, str | None, dict[str, Any]]:
-    """Each bundle written that day takes the chain to the recorded tips (restores and passes git fsck)."""
+    """Each bundle written that day takes the chain to the recorded tips (restores and passes git fsck), and
+    each Git LFS object new to the entry that day is the object its oid names."""
     manifest = store.read_manifest(key.customer, key.date, asset)
     previous = previous_manifest(store, manifest)
     previous_entries = _previous_entries(previous)
     where = f"{key.customer}/{key.date}/{asset}"
     problems: list[str] = []
-    counts = {"chains_reused": 0, "increments_proven": 0, "chains_restored": 0}
+    counts = {"chains_reused": 0, "increments_proven": 0, "chains_restored": 0, "lfs_objects_checked": 0}
     for repo_id, entry in GitBody.of(manifest).repositories.items():
+        before = previous_entries.get(repo_id)
+        lfs_problems, checked = lfs_problems_since(store, key.customer, entry, before, where)
+        problems.extend(lfs_problems)
+        counts["lfs_objects_checked"] += checked
         if not entry.chain:
             continue
-        before = previous_entries.get(repo_id)
         if unchanged_since(entry, before):
             counts["chains_reused"] += 1
             continue

@@ -1,4 +1,5 @@
-"""Git data of every repository: every ref, as a chain of encrypted bundles."""
+"""Git data of every repository: every ref, as a chain of encrypted bundles, and the Git LFS objects the
+refs reach (``assets.lfs``)."""
 
 
 import dataclasses
@@ -13,6 +14,7 @@ from assets.bodies import GitBody, GitEntry, InventoryBody, InventoryEntry
 from assets.capture import Capture
 from assets.common import per_repository, repository_failure
 from assets.git_chain import snapshot_git
+from assets.lfs import LfsIndex, capture_lfs
 from assets.policy import BackupPolicy
 from resources.errors import BackhubError, RemoteNotFoundError
 from resources.git import GitResource
@@ -48,6 +50,7 @@ def capture_git_data(capture: Capture, *, asset: str, wiki: bool, github: GitHub
     before = client.requests_made
     git_client = git.get_client()
     credentials = _Credentials(client)
+    lfs_index = None if wiki else LfsIndex(previous_entries.values())  # wikis carry no LFS objects
 
     def one(repo: InventoryEntry) -> GitEntry:
         full_name = repo.full_name
@@ -61,16 +64,21 @@ def capture_git_data(capture: Capture, *, asset: str, wiki: bool, github: GitHub
             if wiki and previous_entry is not None and previous_entry.state == "never_created":
                 # Still no first page? One ref advertisement says so without creating a mirror.
                 git_client.ls_remote(url, credentials.for_one_fetch())
+            mirror = git_client.mirror_path(capture.customer, full_name, wiki=wiki)
             data = snapshot_git(
                 git=git_client,
                 capture=capture,
                 policy=policy,
-                mirror=git_client.mirror_path(capture.customer, full_name, wiki=wiki),
+                mirror=mirror,
                 url=url,
                 credentials=credentials.for_one_fetch(),
                 previous=previous_entry,
                 full_name=full_name,
             )
+            if lfs_index is not None:
+                data = dataclasses.replace(data, lfs=capture_lfs(
+                    capture=capture, client=client, git=git_client, mirror=mirror, full_name=full_name,
+                    entry=data, previous=previous_entry, index=lfs_index))
         except RemoteNotFoundError:
             if wiki:  # GitHub serves no wiki repository until its first page is written
                 return GitEntry(full_name, state="never_created")
@@ -100,6 +108,16 @@ def capture_git_data(capture: Capture, *, asset: str, wiki: bool, github: GitHub
         "with_reason": dg.MetadataValue.int(sum(1 for entry in entries.values() if entry.reason)),
         "failed": dg.MetadataValue.int(sum(1 for entry in entries.values() if entry.failed)),
     }
+    if lfs_index is not None:
+        objects = [item for entry in entries.values() for item in (entry.lfs or {}).values()]
+        counts.update({
+            "lfs_objects": dg.MetadataValue.int(sum(1 for item in objects if item.blob)),
+            "lfs_bytes": dg.MetadataValue.int(sum(item.size for item in objects if item.blob)),
+            "lfs_missing": dg.MetadataValue.int(sum(1 for item in objects if item.reason)),
+            "lfs_downloaded": dg.MetadataValue.int(lfs_index.downloaded),
+            "lfs_downloaded_bytes": dg.MetadataValue.int(lfs_index.downloaded_bytes),
+            "lfs_batch_requests": dg.MetadataValue.int(lfs_index.batches),
+        })
     if wiki:
         states = Counter(entry.state or "unknown" for entry in entries.values())
         counts.update({f"wikis_{state}": dg.MetadataValue.int(n) for state, n in sorted(states.items())})

@@ -10,6 +10,7 @@ blob on a weekly rotation, which catches what happens to old blobs after their d
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from assets.bodies import GitEntry
@@ -90,6 +91,32 @@ def increment_proven(git: Git, store: SnapshotStore, customer: str, entry: GitEn
         except BackhubError:
             return False
     return True
+
+
+def lfs_problems_since(store: SnapshotStore, customer: str, entry: GitEntry, previous: GitEntry | None, where: str
+                       ) -> tuple[list[str], int]:
+    """Each Git LFS object of ``entry`` that ``previous`` did not name with the same blob decrypts to
+    ``size`` bytes whose sha256 is its oid (yesterday's were checked that day); (problems, objects read)."""
+    earlier = {oid: item.blob for oid, item in (previous.lfs or {}).items()} if previous is not None else {}
+    problems: list[str] = []
+    checked = 0
+    for oid, item in sorted((entry.lfs or {}).items()):
+        if not item.blob or earlier.get(oid) == item.blob:
+            continue
+        checked += 1
+        digest, size = hashlib.sha256(), 0
+        try:
+            with store.open_blob(customer, item.blob) as f:
+                while chunk := f.read(READ_SIZE):
+                    digest.update(chunk)
+                    size += len(chunk)
+        except BackhubError as exc:
+            problems.append(f"Git LFS object {oid} of {entry.full_name} ({where}): {exc}")
+            continue
+        if digest.hexdigest() != oid or size != item.size:
+            problems.append(f"Git LFS object {oid} of {entry.full_name} ({where}): blob {item.blob[:12]} holds "
+                            f"{size} bytes with sha256 {digest.hexdigest()[:12]}, not the object")
+    return problems, checked
 
 
 def unchanged_since(entry: GitEntry, previous: GitEntry | None) -> bool:

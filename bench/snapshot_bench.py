@@ -52,13 +52,18 @@ def main() -> None:
                 "free_304s": sum(int(s["assets"].get("inventory", {}).get("not_modified", 0)) for s in summaries),
                 "new_bytes": sum(s["new_bytes"] for s in summaries),
                 "logical_bytes": sum(s["logical_bytes"] for s in summaries),
+                **{key: sum(int(s["assets"].get("repositories", {}).get(key, 0)) for s in summaries)
+                   for key in ("lfs_objects", "lfs_bytes", "lfs_missing", "lfs_downloaded", "lfs_downloaded_bytes",
+                               "lfs_batch_requests")},
                 "checks": "all passed" if all(s["success"] and not s["checks_failed"] for s in summaries) else "FAILED",
             })
             print(json.dumps(rows[-1]), flush=True)
-    table = ["| day | date | wall time (s, incl. emulator start) | customers | repos | issues+PRs | API requests | of which free 304s | new bytes stored | logical bytes | checks |",
-             "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    table = ["| day | date | wall time (s, incl. emulator start) | customers | repos | issues+PRs | API requests | of which free 304s | new bytes stored | logical bytes | LFS objects kept (bytes) | LFS downloaded (bytes) | LFS requests (batch + downloads) | checks |",
+             "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     table += [f"| {r['day']} | {r['date']} | {r['seconds']:.1f} | {r['customers']} | {r['repositories']} | "
-              f"{r['issues_and_pulls']} | {r['api_requests']} | {r['free_304s']} | {r['new_bytes']:,} | {r['logical_bytes']:,} | {r['checks']} |"
+              f"{r['issues_and_pulls']} | {r['api_requests']} | {r['free_304s']} | {r['new_bytes']:,} | {r['logical_bytes']:,} | "
+              f"{r['lfs_objects']} ({r['lfs_bytes']:,}) | {r['lfs_downloaded']} ({r['lfs_downloaded_bytes']:,}) | "
+              f"{r['lfs_batch_requests'] + r['lfs_downloaded']} | {r['checks']} |"
               for r in rows]
     section = "\n".join([
         START,

@@ -26,7 +26,7 @@ from typing import Any
 from . import discussions, events, gitgen, shapes
 from .api import next_number
 from .gitgen import Stream
-from .seed import CONTRIBUTORS, Text, _author, build_wiki, git_moment, new_repo_record
+from .seed import CONTRIBUTORS, Text, _author, build_wiki, git_moment, lfs_pointer, new_repo_record
 from .state import Store, iso
 
 
@@ -51,6 +51,7 @@ def advance(store: Store, days: int) -> dict[str, Any]:
         "wikis_created": [],
         "issue_events": 0,
         "discussions_changed": 0,
+        "lfs_objects": 0,
     }
     if days <= 0:
         return summary
@@ -174,7 +175,12 @@ class Day:
             tip = s.commit(main, f"Day {self.number}: {self.text.title()}", self.git_when(), who,
                            {f"src/day_{self.number}_{k}.py": f"DAY = {self.number}  # ünï\n"}, parent=tip)
             self.summary["commits"] += 1
-        if branch:
+        if branch:  # the day's busiest repository also gains a Git LFS file (no draw: the rest stays as it was)
+            key = f"{repo['id']}-day-{self.number}"
+            tip = s.commit(main, f"Day {self.number}: add an LFS file", self.git_when(), who,
+                           {f"assets/day-{self.number}.bin": lfs_pointer(self.store, repo, key)}, parent=tip)
+            self.summary["commits"] += 1
+            self.summary["lfs_objects"] += 1
             name = f"topic/day-{self.number}"
             s.commit(f"refs/heads/{name}", f"Start {name}", self.git_when(), who, {"topic.md": "🌱\n"}, parent=tip)
             self.summary["branches"].append(f"{self.store.full_name(repo)}:{name}")

@@ -279,8 +279,15 @@ def discussions_truth(repo: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def lfs_objects(store: Store, repo: dict[str, Any]) -> dict[str, int]:
+    """The repository's Git LFS storage: oid -> size."""
+    root = store.repos_dir / f"{repo['id']}.lfs"
+    return {path.name: path.stat().st_size for path in sorted(root.glob("??/??/*"))} if root.is_dir() else {}
+
+
 def state(store: Store) -> dict[str, Any]:
-    """Per account and repository: ids, refs, wiki state, issues with their counts, labels, milestones."""
+    """Per account and repository: ids, refs, wiki state, issues with their counts, labels, milestones,
+    Git LFS objects stored."""
     with store.lock:
         db = store.db
         accounts: dict[str, Any] = {}
@@ -321,6 +328,7 @@ def state(store: Store) -> dict[str, Any]:
                 "milestones": sorted(m["number"] for m in repo["milestones"]),
                 "releases": sorted(rel["tag_name"] for rel in repo.get("releases", [])),
                 **({"discussions": discussions_truth(repo)} if repo.get("has_discussions") else {}),
+                "lfs": lfs_objects(store, repo),
             }
         return {
             "now": iso(store.now()),

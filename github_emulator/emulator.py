@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import secrets
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +22,11 @@ class RequestCounts:
     ``rest_rate_limited`` counts exactly the REST requests charged to a primary rate limit: per
     GitHub's REST docs a 304 to a conditional request made with an Authorization header is free, as
     is ``GET /rate_limit``. ``git`` counts every smart-HTTP request (ref advertisement and pack alike).
+``lfs`` counts every Git LFS request (batch API and object transfers), ``lfs_batch`` the batch calls.
     """
 
-    KINDS = ("rest", "rest_rate_limited", "rest_not_modified", "git", "download", "graphql", "graphql_points")
+    KINDS = ("rest", "rest_rate_limited", "rest_not_modified", "git", "download", "graphql", "graphql_points",
+             "lfs", "lfs_batch")
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -45,6 +49,27 @@ class RequestCounts:
                 self.counts = dict.fromkeys(self.KINDS, 0)
             return counts
 
+
+class LfsGrants:
+    """The transfer authorisations the LFS batch API handed out: header secret -> (repo, oid, operation),
+    each valid until its ``expires_in`` runs out (memory only: a restarted emulator asks for a new batch)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._grants: dict[str, tuple[int, str, str, float]] = {}
+
+    def issue(self, repo_id: int, oid: str, operation: str, expires_in: float) -> str:
+        secret = secrets.token_hex(16)
+        with self._lock:
+            now = time.time()
+            self._grants = {k: v for k, v in self._grants.items() if v[3] > now}
+            self._grants[secret] = (repo_id, oid, operation, now + expires_in)
+        return secret
+
+    def allows(self, secret: str, repo_id: int, oid: str, operation: str) -> bool:
+        with self._lock:
+            grant = self._grants.get(secret)
+        return grant is not None and grant[:3] == (repo_id, oid, operation) and grant[3] > time.time()
 
 
 class Emulator:
@@ -82,6 +107,7 @@ class Emulator:
         self.hook_faults: Faults = Faults(0.0, 0)
         self.info: dict[str, Any] = {}
         self.info_path: Path | None = None
+        self.lfs_grants = LfsGrants()  # transfer authorisations the LFS batch API handed out
 
     def write_info(self) -> None:
         """(Re)write the ``--info`` file atomically, as at start."""

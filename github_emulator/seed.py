@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from . import gitgen, repo_settings
+from . import gitgen, lfs, repo_settings
 from .events import add_event
 from .gitgen import Stream, epoch
 from .state import FORMAT_VERSION, Store, iso
@@ -370,7 +370,7 @@ def _plan_repo(store: Store, rng: random.Random, cust: Customer, plan: RepoPlan)
         assert parent is not None
         repo.update(fork=True, parent=parent["id"], description=parent["description"])
 
-        def build_fork() -> None:
+        def build_fork() -> None:  # git data only: the parent's LFS objects are not copied (a per-object 404)
             subprocess.run(
                 ["git", "clone", "--quiet", "--bare", "--", str(store.git_dir(parent)), str(store.git_dir(repo))],
                 check=True,
@@ -602,7 +602,7 @@ def _build_git(store: Store, repo: dict[str, Any], plan: RepoPlan, pulls: list[d
         {
             "README.md": f"# {repo['name']}\n\n{repo['description']}\n",
             ".gitattributes": "*.bin filter=lfs diff=lfs merge=lfs -text\n",
-            "assets/logo.bin": lfs_pointer(f"{repo['id']}-logo"),
+            "assets/logo.bin": lfs_pointer(store, repo, f"{repo['id']}-logo"),
             "docs/ünïcødé/файл.md": "Ünïcødé path ✓\n",
             "data/日本語.txt": "こんにちは\n",
             "src/main.py": "print('hello')\n",
@@ -689,9 +689,12 @@ def _build_git(store: Store, repo: dict[str, Any], plan: RepoPlan, pulls: list[d
     repo["pushed_at"] = iso(when)
 
 
-def lfs_pointer(key: str) -> str:
-    oid = hashlib.sha256(key.encode()).hexdigest()
-    return f"version https://git-lfs.github.com/spec/v1\noid sha256:{oid}\nsize {1000 + len(key)}\n"
+def lfs_pointer(store: Store, repo: dict[str, Any], key: str) -> str:
+    """A Git LFS pointer file (git-lfs docs/spec.md) for content generated from ``key``, whose bytes
+    the repository's LFS storage now holds (served by the batch API, ``lfs.py``)."""
+    data = random.Random(f"lfs:{key}").randbytes(1000 + 37 * len(key))
+    oid = lfs.store_object(store.repos_dir, int(repo["id"]), data)
+    return f"version https://git-lfs.github.com/spec/v1\noid sha256:{oid}\nsize {len(data)}\n"
 
 
 def build_wiki(store: Store, repo: dict[str, Any], rng: random.Random, pages: int) -> None:

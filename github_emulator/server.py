@@ -1,7 +1,8 @@
 """The HTTP front: one threaded HTTP/1.1 server for the REST API, git smart HTTP and the control API.
 
 Per request, in order: injected faults, then routing by path: ``/_emulator/...`` (control, no auth),
-``<owner>/<repo>[.wiki].git/...`` (git, through ``git http-backend``), release downloads, and otherwise
+``<owner>/<repo>[.wiki].git/...`` (git, through ``git http-backend``), the Git LFS batch API and its
+transfers (``lfs``), release downloads, and otherwise
 the REST API at ``/`` or ``/api/v3``. REST answers always carry Content-Length (keep-alive works),
 rate-limit headers, and an ETag on GETs; a matching ``If-None-Match`` gets a 304 that costs nothing.
 """
@@ -20,7 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from . import api, control, git_http, graphql_api
+from . import api, control, git_http, graphql_api, lfs
 from .auth import AuthError, Principal
 from .emulator import Emulator
 from .http import Request, Response
@@ -105,6 +106,16 @@ class Handler(BaseHTTPRequestHandler):
         if path.startswith("/_emulator/"):
             req = self.read_request(path, split.query, Urls(web, web))
             self.send(control.handle(em, req))
+            return
+        match = lfs.BATCH_PATH.match(path) or lfs.OBJECT_PATH.match(path)
+        if match:
+            self._body_read = True
+            body = self.read_body()
+            em.counts.add("lfs", *(["lfs_batch"] if "oid" not in match.groupdict() else []))
+            if "oid" in match.groupdict():
+                self.send(lfs.transfer(em, match, self.command, self.headers, body))
+            else:
+                self.send(lfs.batch(em, match, self.command, self.headers, body, web))
             return
         match = GIT_PATH.match(split.path)
         if match:

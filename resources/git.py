@@ -616,12 +616,83 @@ class Git:
                 raise IntegrityError(f"bundle {bundle.name}: lacks {len(missing)} object(s) the recorded tips need "
                                      f"beyond the previous snapshot's, e.g. {sorted(missing)[0]}")
 
+    def lfs_pointers(self, path: Path, tips: Iterable[str], exclude: Iterable[str] = ()) -> dict[str, int]:
+        """Git LFS pointer files (git-lfs docs/spec.md) reachable from ``tips`` but not from ``exclude``
+        (those of the repository the mirror holds): oid -> size.
+
+        ``rev-list --objects`` lists the objects, leaving out blobs of 1024 bytes or more (a pointer is
+        smaller); ``cat-file --batch-check`` keeps the blobs; ``cat-file --batch`` reads them, and
+        ``parse_lfs_pointer`` keeps those that are pointers. An excluded tip this mirror lacks is left
+        out of the exclusion (the walk is then larger, never wrong).
+        """
+        path = Path(path)
+        wanted = sorted({names.sha(value) for value in tips})
+        if not wanted:
+            return {}
+        excluded = sorted(self._present(path, sorted({names.sha(value) for value in exclude})))
+        stdin = "".join(f"{sha}\n" for sha in wanted) + "".join(f"^{sha}\n" for sha in excluded)
+        listed = self._run(["rev-list", "--objects", "--filter=blob:limit=1024", "--stdin"], git_dir=path,
+                           stdin=stdin.encode(), what=f"list small objects of {path}")
+        objects = sorted({line.split(b" ", 1)[0].decode() for line in listed.stdout.splitlines() if line})
+        if not objects:
+            return {}
+        checked = self._run(["cat-file", "--batch-check=%(objectname) %(objecttype) %(objectsize)"], git_dir=path,
+                            stdin="".join(f"{sha}\n" for sha in objects).encode(), what=f"size up objects of {path}")
+        blobs = []
+        for line in checked.stdout.decode().splitlines():
+            sha, kind, size = (line.split(" ") + ["", ""])[:3]
+            if kind == "blob" and size.isdigit() and int(size) < LFS_POINTER_MAX:
+                blobs.append(sha)
+        if not blobs:
+            return {}
+        read = self._run(["cat-file", "--batch"], git_dir=path, stdin="".join(f"{sha}\n" for sha in blobs).encode(),
+                         what=f"read small blobs of {path}")
+        found: dict[str, int] = {}
+        data, at = read.stdout, 0
+        while at < len(data):
+            end = data.index(b"\n", at)
+            size = int(data[at:end].split(b" ")[2])
+            pointer = parse_lfs_pointer(data[end + 1:end + 1 + size])
+            if pointer is not None:
+                found[pointer[0]] = pointer[1]
+            at = end + 1 + size + 1
+        return found
+
     def object_ids(self, path: Path) -> set[str]:
         """Every object reachable from any ref (``rev-list --all --objects``)."""
         result = self._run(
             ["rev-list", "--all", "--objects"], git_dir=Path(path), what=f"list objects of {path}"
         )
         return {line.split(b" ", 1)[0].decode() for line in result.stdout.splitlines() if line}
+
+
+LFS_POINTER_MAX = 1024  # git-lfs docs/spec.md: a pointer file "must be less than 1024 bytes"
+_LFS_VERSIONS = (b"https://git-lfs.github.com/spec/v1", b"https://hawser.github.com/spec/v1")
+_LFS_OID = re.compile(rb"^sha256:([0-9a-f]{64})$")
+
+
+def parse_lfs_pointer(data: bytes) -> tuple[str, int] | None:
+    """(oid, size) of a Git LFS pointer file, or None for anything else.
+
+    Per git-lfs docs/spec.md: UTF-8 ``key value`` lines ending in LF, ``version`` first, the other keys
+    sorted, ``oid sha256:<64 lower-case hex>`` and ``size <bytes>`` required, under 1024 bytes."""
+    if len(data) >= LFS_POINTER_MAX or not data.endswith(b"\n") or b"\r" in data:
+        return None
+    lines = data[:-1].split(b"\n")
+    pairs = [line.partition(b" ") for line in lines]
+    if any(not sep for _key, sep, _value in pairs):
+        return None
+    keys = [key for key, _sep, _value in pairs]
+    if keys[0] != b"version" or keys[1:] != sorted(keys[1:]) or len(set(keys)) != len(keys):
+        return None
+    values = {key: value for key, _sep, value in pairs}
+    if values[b"version"] not in _LFS_VERSIONS:
+        return None
+    oid = _LFS_OID.match(values.get(b"oid", b""))
+    size = values.get(b"size", b"")
+    if oid is None or not size.isdigit():
+        return None
+    return oid.group(1).decode(), int(size)
 
 
 def read_bundle_header(path: Path) -> BundleInfo:

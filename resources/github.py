@@ -36,10 +36,11 @@ from github.Requester import Requester
 from pydantic import PrivateAttr
 
 from resources import names
-from resources.errors import ConfigurationError, DownloadTooLargeError, GitHubError
+from resources.errors import ConfigurationError, DownloadTooLargeError, GitHubError, RemoteNotFoundError
 from resources.github_pacing import Pacer, Reply, RetryPolicy, TransientError, server_time
 
 USER_AGENT = "backhub-pipeline"
+LFS_MEDIA_TYPE = "application/vnd.git-lfs+json"
 API_VERSION = "2022-11-28"
 # What the backup reads. Asked for as "read" whatever the installation was granted, so a token can
 # never write. Optional ones are asked for only when the installation has them (asking for a
@@ -881,6 +882,85 @@ class InstallationClient(_RestSession):
         reply = self._pacer.send(f"GET {path}", lambda: self._token_apis.get().download(path, sink, limit))
         self._check("GET", path, reply)
         return sink.tell()
+
+    # -- Git LFS (git-lfs docs/api/batch.md and basic-transfers.md) -------------------------------
+
+    def lfs_batch(self, full_name: str, operation: str, objects: Sequence[tuple[str, int]]) -> list[dict]:
+        """The LFS batch API's answer for ``objects`` (oid, size): one dict per object, with
+        ``actions`` or a per-object ``error``. Authenticated like git (Basic, the installation token as
+        the password), paced and retried like every request; a refused batch is a ``GitHubError``."""
+        owner, repo = names.full_name(full_name)
+        url = f"{self._app.git_base_url}/{owner}/{repo}.git/info/lfs/objects/batch"
+        body = json.dumps({"operation": operation, "transfers": ["basic"], "hash_algo": "sha256",
+                           "objects": [{"oid": oid, "size": size} for oid, size in objects]})
+        headers = {"Accept": LFS_MEDIA_TYPE, "Content-Type": LFS_MEDIA_TYPE, "User-Agent": USER_AGENT}
+        what = f"POST /{owner}/{repo}.git/info/lfs/objects/batch"
+        for attempt in (1, 2):
+            token = self.token()
+            reply = self._pacer.send(what, lambda token=token: self._plain_http(
+                "POST", url, headers=headers, data=body.encode(), auth=("x-access-token", token)))
+            if reply.status == 401 and attempt == 1:
+                self._expire_token(token)
+                continue
+            break
+        if reply.status == 404:
+            raise RemoteNotFoundError(f"{what}: GitHub answered 404: {_message(reply)}", status=404)
+        self._check("POST", what.split(" ", 1)[1], reply)
+        try:
+            answered = json.loads(reply.body)["objects"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise GitHubError(f"{what}: the answer is not a batch response") from exc
+        return [item for item in answered if isinstance(item, dict)]
+
+    def lfs_download(self, action: Mapping[str, Any], sink: BinaryIO, limit: int) -> int:
+        """GET an LFS object's bytes from a batch answer's ``download`` action into ``sink`` (rewound on a
+        retry); ``DownloadTooLargeError`` past ``limit`` bytes. Only the action's own headers are sent:
+        the href may be another host, and our token stays ours."""
+        href = str(action["href"])
+        headers = {str(k): str(v) for k, v in (action.get("header") or {}).items()}
+        reply = self._pacer.send(f"GET {_path_of(href)}", lambda: self._plain_http(
+            "GET", href, headers=headers, sink=sink, limit=limit))
+        self._check("GET", href, reply)
+        return sink.tell()
+
+    def lfs_upload(self, action: Mapping[str, Any], path: Path) -> None:
+        """PUT an LFS object's bytes (from ``path``) to a batch answer's ``upload`` action."""
+        href = str(action["href"])
+        headers = {str(k): str(v) for k, v in (action.get("header") or {}).items()}
+        headers.setdefault("Content-Type", "application/octet-stream")
+
+        def attempt() -> Reply:
+            with Path(path).open("rb") as data:
+                return self._plain_http("PUT", href, headers=headers, data=data)
+
+        self._check("PUT", href, self._pacer.send(f"PUT {_path_of(href)}", attempt))
+
+    def _plain_http(self, verb: str, url: str, *, headers: Mapping[str, str], data: Any = None,
+                    auth: tuple[str, str] | None = None, sink: BinaryIO | None = None, limit: int = 0) -> Reply:
+        """One counted request outside PyGithub (the LFS endpoints live on the git host, not the API)."""
+        self._counter.add()
+        try:
+            with requests.request(verb, url, headers=dict(headers), data=data, auth=auth, stream=sink is not None,
+                                  timeout=self._app.timeout_seconds, verify=self._app.ca_bundle or True,
+                                  allow_redirects=sink is not None) as response:
+                reply_headers = {k.lower(): str(v) for k, v in response.headers.items()}
+                if sink is None or response.status_code != 200:
+                    return Reply(status=response.status_code, headers=reply_headers, body=response.text[:20000])
+                sink.seek(0)
+                sink.truncate()
+                total = 0
+                for chunk in response.iter_content(chunk_size=1 << 20):
+                    total += len(chunk)
+                    if total > limit:
+                        raise DownloadTooLargeError(f"GET {_path_of(url)}: more than {limit} bytes")
+                    sink.write(chunk)
+                return Reply(status=200, headers=reply_headers, body="")
+        except requests.exceptions.SSLError as exc:
+            raise GitHubError(f"TLS to {_path_of(url)} failed (is ca_bundle set to the server's CA?): "
+                              f"{type(exc).__name__}") from exc
+        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
+                requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
+            raise TransientError(_describe(exc)) from exc
 
     def _optional_list(self, path: str, params: dict[str, Any] | None = None, *, key: str | None = None
                        ) -> list[dict] | None:

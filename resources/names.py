@@ -75,6 +75,13 @@ def sha(value: str) -> str:
     return value
 
 
+def lfs_oid(value: str) -> str:
+    """A Git LFS object id: sha256, 64 lower-case hex digits (it names files on restore)."""
+    if not isinstance(value, str) or not re.fullmatch(r"[0-9a-f]{64}", value):
+        raise InvalidNameError(f"invalid Git LFS object id {value!r}")
+    return value
+
+
 def date(value: str) -> str:
     """A partition date key: ``YYYY-MM-DD``, a real calendar date."""
     if not isinstance(value, str) or not _DATE.fullmatch(value):

@@ -21,7 +21,8 @@ INVENTORY = {
 GIT = {"api_requests": 1, "capture_started_at": "t0", "captured_at": "t1", "repositories": {
     "1": {"full_name": "acme/a", "tips": {"refs/heads/main": "1" * 40}, "bundle": "incremental",
           "chain": [{"blob": BLOB, "size": 9, "kind": "full", "date": "2026-01-01"},
-                    {"blob": "b" * 64, "size": 3, "kind": "incremental", "date": "2026-01-02"}]},
+                    {"blob": "b" * 64, "size": 3, "kind": "incremental", "date": "2026-01-02"}],
+          "lfs": {"c" * 64: {"size": 7, "blob": "d" * 64}, "e" * 64: {"size": 2, "reason": "missing: 404"}}},
     "2": {"full_name": "acme/..", "reason": "skipped: bad name"},
     "3": {"full_name": "acme/b", "tips": {}, "chain": [], "bundle": "empty", "fetched": False},
     "4": {"full_name": "acme/c", "failed": "fetch: the remote repository is corrupt"},
@@ -42,7 +43,7 @@ def test_every_body_format_1_writes_reads_back_and_writes_again_unchanged(kind, 
 
 def test_bodies_name_the_blobs_they_hold_with_their_sizes() -> None:
     assert InventoryBody.from_json(INVENTORY, WHERE).blobs() == {BLOB: 12}  # the ETag cache's size wins
-    assert GitBody.from_json(GIT, WHERE).blobs() == {BLOB: 9, "b" * 64: 3}
+    assert GitBody.from_json(GIT, WHERE).blobs() == {BLOB: 9, "b" * 64: 3, "d" * 64: 7}  # LFS objects too
     assert IssuesBody.from_json(ISSUES, WHERE).blobs() == {BLOB: 4}
 
 
@@ -54,7 +55,9 @@ def test_a_failed_repository_has_no_data_and_says_why() -> None:
 @pytest.mark.parametrize("damage, named", [
     (lambda body: body["repositories"]["1"].pop("full_name"), "missing key 'full_name'"),
     (lambda body: body["repositories"]["1"]["chain"][0].pop("blob"), "missing key 'blob'"),
-    (lambda body: body["repositories"]["1"].update(lfs=[]), "unknown key(s) lfs"),
+    (lambda body: body["repositories"]["1"].update(lfz=[]), "unknown key(s) lfz"),
+    (lambda body: body["repositories"]["1"].update(lfs=[]), "'lfs' is list"),
+    (lambda body: body["repositories"]["1"]["lfs"]["c" * 64].pop("blob"), "either a blob or a reason"),
     (lambda body: body["repositories"]["1"].update(tips=["refs/heads/main"]), "'tips' is list"),
     (lambda body: body.pop("repositories"), "missing key 'repositories'"),
 ])

@@ -80,7 +80,9 @@ def run(args: argparse.Namespace) -> int:
     elif args.to_github:
         print(f"restored {result.source} ({date}) to {result.repository}: {result.refs_pushed} refs, "
               f"{result.labels_created} labels, {result.milestones_created} milestones, {result.issues_created} issues "
-              f"(+{result.issues_resumed} resumed), {result.comments_created} comments in {result.seconds:.1f} s")
+              f"(+{result.issues_resumed} resumed), {result.comments_created} comments"
+              + (f", {result.lfs_uploaded} Git LFS objects uploaded" if result.lfs_uploaded else "")
+              + f" in {result.seconds:.1f} s")
         for note in result.notes:
             print(f"  note: {note}")
     else:
@@ -91,6 +93,8 @@ def run(args: argparse.Namespace) -> int:
         for repo in result.repositories:
             state = f"not restored, {repo.skipped}" if repo.skipped and not repo.refs else (
                 f"{repo.refs} refs, wiki {repo.wiki}, {repo.issues} issues, {repo.pull_requests} pulls, "
-                f"{repo.comments} comments")
+                f"{repo.comments} comments"
+                + (f", {repo.lfs_objects} Git LFS objects" if repo.lfs_objects else "")
+                + (f" ({repo.lfs_missing} not in the backup: GitHub had none)" if repo.lfs_missing else ""))
             print(f"  {repo.full_name}: {state}")
     return 0

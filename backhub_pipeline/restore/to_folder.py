@@ -51,6 +51,8 @@ WIKI = "wiki.git"  # a wiki's bare repository, inside its repository's folder
 class RestoredRepository:
     full_name: str
     refs: int = 0
+    lfs_objects: int = 0
+    lfs_missing: int = 0
     wiki: str = "unknown"
     issues: int = 0
     pull_requests: int = 0
@@ -212,6 +214,7 @@ def _restore_repository(snapshot: Snapshot, git: Git, item: RepositorySnapshot, 
         if default and f"refs/heads/{default}" in refs:
             git.set_head(bare, f"refs/heads/{default}")
         restored.refs = len(refs)
+        restored.lfs_objects, restored.lfs_missing = restore_lfs(snapshot, item.git, bare)
     restored.wiki = item.wiki.state or ("failed" if item.wiki.failed else "unknown")
     if item.wiki.chain or item.wiki.state == "populated":
         restore_git(snapshot, git, item.wiki, folder / WIKI, f"{item.full_name} wiki")
@@ -253,6 +256,26 @@ def _restore_repository(snapshot: Snapshot, git: Git, item: RepositorySnapshot, 
             (discussions_dir / f"{number}.md").write_text(render_discussion(item.full_name, record), encoding="utf-8")
             restored.discussions += 1
     return restored
+
+
+def restore_lfs(snapshot: Snapshot, entry: GitEntry, bare: Path) -> tuple[int, int]:
+    """Write each kept Git LFS object of ``entry`` where ``git lfs`` looks in the bare repository ``bare``
+    (``lfs/objects/<oid[0:2]>/<oid[2:4]>/<oid>``); (objects written, objects recorded without bytes)."""
+    written = missing = 0
+    for oid, item in sorted((entry.lfs or {}).items()):
+        if not item.blob:
+            missing += 1
+            continue
+        target = lfs_object_path(bare, oid)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        snapshot.store.copy_blob_to(snapshot.customer, item.blob, target)
+        written += 1
+    return written, missing
+
+
+def lfs_object_path(bare: Path, oid: str) -> Path:
+    oid = names.lfs_oid(oid)
+    return bare / "lfs" / "objects" / oid[0:2] / oid[2:4] / oid
 
 
 def restore_git(snapshot: Snapshot, git: Git, entry: GitEntry, into: Path, what: str) -> dict[str, str]:

@@ -1,6 +1,6 @@
 """Restore one repository of a snapshot to GitHub (DESIGN.md section 9).
 
-    restore_to_github     a new repository on GitHub: every branch and tag pushed, the default
+    restore_to_github     a new repository on GitHub: every branch and tag pushed, its Git LFS objects uploaded, the default
                           branch set, its protections, rulesets, environments and autolinks, labels, milestones, issues, pull requests (as pull requests
                           where both branches were restored, as issues otherwise) with their
                           comments and reviews in order, each noting its original author, time and
@@ -28,6 +28,7 @@ from resources.snapshot_store import SnapshotStore
 
 # GitHub refuses issue and comment bodies longer than this many characters.
 GITHUB_BODY_LIMIT = 65536
+LFS_BATCH_SIZE = 100  # objects per LFS batch request
 _MARKER = "backhub-restore"
 _ISSUE_MARKER = re.compile(r"<!-- backhub-restore: original #(\d+) -->")
 _COMMENT_MARKER = re.compile(r"<!-- backhub-restore: (comment|review|review-comment) (\d+) -->")
@@ -41,6 +42,7 @@ class GitHubRestoreResult:
     repository: str
     created: bool
     refs_pushed: int = 0
+    lfs_uploaded: int = 0
     labels_created: int = 0
     milestones_created: int = 0
     issues_created: int = 0
@@ -102,6 +104,7 @@ def restore_to_github(
         result.notes.append(f"no git data: {item.git.unavailable}")
     else:
         result.refs_pushed = _push(snapshot, git, client, item, destination, progress)
+        result.lfs_uploaded = _upload_lfs(snapshot, client, item, destination, result, progress)
         branches = {ref.removeprefix("refs/heads/") for ref in item.git.tips or {} if ref.startswith("refs/heads/")}
         _set_default_branch(client, destination, str(item.summary.get("default_branch") or ""), branches, result)
         settings = snapshot.settings(item)
@@ -151,6 +154,39 @@ def _push(snapshot: Snapshot, git: Git, client: InstallationClient, item: Reposi
         git.push(local, client.git_url(destination), client.git_environment(),
                  [f"+{space}/*:{space}/*" for space in namespaces if space != "refs/pull"])
     return len(pushable)
+
+
+def _upload_lfs(snapshot: Snapshot, client: InstallationClient, item: RepositorySnapshot, destination: str,
+                result: GitHubRestoreResult, progress: Progress) -> int:
+    """Upload the snapshot's Git LFS objects through the batch API's upload operation (after the push,
+    so the pointers are there); the objects GitHub already holds are skipped (no ``upload`` action, as
+    on a resumed restore). Objects recorded without bytes are named in a note."""
+    lfs = item.git.lfs or {}
+    kept = sorted((oid, obj) for oid, obj in lfs.items() if obj.blob)
+    if len(kept) < len(lfs):
+        result.notes.append(f"{len(lfs) - len(kept)} Git LFS object(s) were not in the backup (see its lfs reasons)")
+    if not kept:
+        return 0
+    progress(f"upload up to {len(kept)} Git LFS object(s) to {destination}")
+    uploaded = 0
+    for start in range(0, len(kept), LFS_BATCH_SIZE):
+        chunk = kept[start:start + LFS_BATCH_SIZE]
+        answers = {str(a.get("oid")): a for a in client.lfs_batch(destination, "upload",
+                                                                  [(oid, obj.size) for oid, obj in chunk])}
+        for oid, obj in chunk:
+            answer = answers.get(oid) or {}
+            if answer.get("error"):
+                raise GitHubError(f"upload Git LFS object {oid} to {destination}: GitHub answered "
+                                  f"{answer['error'].get('code')}: {answer['error'].get('message')}")
+            action = (answer.get("actions") or {}).get("upload")
+            if action is None:
+                continue  # GitHub has it already
+            with scratch_dir("lfs") as scratch:
+                path = scratch / "object"
+                snapshot.store.copy_blob_to(snapshot.customer, obj.blob, path)
+                client.lfs_upload(action, path)
+            uploaded += 1
+    return uploaded
 
 
 def _set_default_branch(client: InstallationClient, destination: str, branch: str, branches: set[str],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import zlib
 from pathlib import Path
@@ -15,7 +16,7 @@ from resources.errors import (
     InvalidNameError,
     RemoteNotFoundError,
 )
-from resources.git import Git, GitResource, read_bundle_header, redact
+from resources.git import Git, GitResource, parse_lfs_pointer, read_bundle_header, redact
 from tests.resources.conftest import Work
 from tests.servers import free_port
 
@@ -367,3 +368,34 @@ def test_ls_remote_of_an_empty_remote_is_empty(git: Git, tmp_path: Path) -> None
     Work(tmp_path / "w").git("init", "--quiet", "--bare", str(bare))
 
     assert git.ls_remote(bare.as_uri(), {}) == {}
+
+
+def _pointer(data: bytes) -> str:
+    return (f"version https://git-lfs.github.com/spec/v1\noid sha256:{hashlib.sha256(data).hexdigest()}\n"
+            f"size {len(data)}\n")
+
+
+def test_lfs_pointers_lists_the_pointer_files_reachable_from_tips_and_not_from_excluded_ones(git: Git, work: Work) -> None:
+    first = work.commit({"a.bin": _pointer(b"one"), "README.md": "version 1\n",
+                         "fake.txt": "version https://git-lfs.github.com/spec/v1\noid sha256:xyz\nsize 1\n"})
+    second = work.commit({"b/c.bin": _pointer(b"two"), "big.txt": "x" * 5000})
+    work.git("update-ref", "refs/heads/side", first)
+    mirror = git.mirror_path("acme", "acme/lfs")
+    git.fetch_mirror(mirror, work.url, {})
+    one, two = (hashlib.sha256(data).hexdigest() for data in (b"one", b"two"))
+
+    assert git.lfs_pointers(mirror, [second, first]) == {one: 3, two: 3}
+    assert git.lfs_pointers(mirror, [second], exclude=[first]) == {two: 3}
+    assert git.lfs_pointers(mirror, [second], exclude=["0" * 40]) == {one: 3, two: 3}  # an unknown tip excludes nothing
+    assert git.lfs_pointers(mirror, []) == {}
+
+
+def test_parse_lfs_pointer_takes_the_spec_and_nothing_else() -> None:
+    text = _pointer(b"data").encode()
+    assert parse_lfs_pointer(text) == (hashlib.sha256(b"data").hexdigest(), 4)
+    assert parse_lfs_pointer(text.replace(b"\n", b"\r\n")) is None
+    assert parse_lfs_pointer(text[:-1]) is None
+    lines = text.splitlines(keepends=True)
+    assert parse_lfs_pointer(lines[0] + lines[2] + lines[1]) is None  # keys after version are sorted
+    assert parse_lfs_pointer(text + b"x" * 1024) is None
+    assert parse_lfs_pointer(lines[0] + lines[1] + b"ext-0-foo sha256:" + b"0" * 64 + b"\n" + lines[2]) is None
