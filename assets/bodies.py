@@ -32,7 +32,7 @@ _T = TypeVar("_T")
 COUNT_KEYS = ("issues", "pull_requests", "comments", "reviews", "review_comments", "events", "pull_commits")
 # Fields of GitHub's repository object copied into an inventory entry, for the other assets and listings.
 SUMMARY_FIELDS = ("id", "full_name", "private", "fork", "archived", "disabled", "has_wiki", "has_issues",
-                  "default_branch", "size", "pushed_at")
+                  "has_discussions", "default_branch", "size", "pushed_at")
 # Every body also carries these (written by ``Capture.commit``).
 _COMMON = ("api_requests", "capture_started_at", "captured_at")
 
@@ -205,7 +205,9 @@ class InventoryEntry:
     @classmethod
     def from_json(cls, value: Any, where: str) -> InventoryEntry:
         f = _Fields(value, where)
-        summary = {name: f.take(name, object, required=name in ("id", "full_name")) for name in SUMMARY_FIELDS}
+        # A field absent from the JSON stays absent (has_discussions came after format 1's first bodies).
+        summary = {name: f.take(name, object, required=name in ("id", "full_name")) for name in SUMMARY_FIELDS
+                   if name in value or name in ("id", "full_name")}
         settings = f.take("settings", dict, required=False)
         assets = f.take("release_assets", list, required=False)
         entry = cls(id=f.take("id", int), full_name=f.take("full_name", str), summary=summary,
@@ -221,7 +223,8 @@ class InventoryEntry:
         return entry
 
     def to_json(self) -> dict[str, Any]:
-        return {**{name: self.summary.get(name) for name in SUMMARY_FIELDS}, "id": self.id, "full_name": self.full_name,
+        return {**{name: self.summary.get(name) for name in SUMMARY_FIELDS if name in self.summary},
+                "id": self.id, "full_name": self.full_name,
                 **_without_none({"blob": self.blob, "blob_size": self.blob_size, "reason": self.reason,
                                  "settings": self.settings.to_json() if self.settings else None,
                                  "release_assets": None if self.release_assets is None

@@ -159,10 +159,10 @@ def snapshot_discussions(client: InstallationClient, capture: Capture, policy: B
                        and not policy.full_read_due(repository_id, capture.date, last_full))
     since = _parse(previous.watermark) - dt.timedelta(minutes=policy.since_overlap_minutes) if incremental else None
     started = capture.started_at.isoformat()
-    points_before = client.graphql_points
+    points_before = client.graphql_points_this_thread
     enabled, updated = read_updated(client, full_name, since)
     if not enabled:
-        return DiscussionsPart(reason="discussions disabled", graphql_points=client.graphql_points - points_before)
+        return DiscussionsPart(reason="discussions disabled", graphql_points=client.graphql_points_this_thread - points_before)
     previous_chunks = (previous.chunks or {}) if incremental else {}
     by_chunk: dict[str, list[int]] = defaultdict(list)
     for number in updated:
@@ -177,12 +177,18 @@ def snapshot_discussions(client: InstallationClient, capture: Capture, policy: B
     return DiscussionsPart(
         chunks=dict(sorted(chunks.items(), key=lambda item: int(item[0]))), counts=totals, watermark=started,
         full_read_at=previous.full_read_at if incremental else started, read="incremental" if incremental else "full",
-        updated_records=len(updated), graphql_points=client.graphql_points - points_before)
+        updated_records=len(updated), graphql_points=client.graphql_points_this_thread - points_before)
 
 
 def capture_part(client: InstallationClient, capture: Capture, policy: BackupPolicy, full_name: str,
-                 previous: DiscussionsPart | None, *, repository_id: int | str) -> DiscussionsPart:
-    """``snapshot_discussions``, with a refusal recorded as the part's reason (the issues stand)."""
+                 previous: DiscussionsPart | None, *, repository_id: int | str,
+                 enabled: bool | None = None) -> DiscussionsPart:
+    """``snapshot_discussions``, with a refusal recorded as the part's reason (the issues stand).
+
+    ``enabled`` is the repository object's ``has_discussions`` from today's listing: when it says
+    False, no query is sent (a day's cost is one GraphQL request per repository that has them)."""
+    if enabled is False:
+        return DiscussionsPart(reason="discussions disabled")
     try:
         return snapshot_discussions(client, capture, policy, full_name, previous, repository_id=repository_id)
     except GitHubError as exc:

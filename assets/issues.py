@@ -266,7 +266,7 @@ def capture_issues(capture: Capture, github: GitHubAppResource, policy: BackupPo
                                     repository_id=repo.id, searched=searched)
             return entry.replace(discussions=capture_part(
                 client, capture, policy, repo.full_name, earlier.discussions if earlier else None,
-                repository_id=repo.id))
+                repository_id=repo.id, enabled=repo.get("has_discussions")))
         except GitHubError as exc:
             if exc.status in (404, 410):
                 reason = "issues disabled" if exc.status == 410 else "gone: the repository no longer exists on GitHub"

@@ -524,6 +524,7 @@ class InstallationClient(_RestSession):
         self.etag_cache = etag_cache
         self._not_modified = _Counter()
         self._graphql_points = _Counter()  # GraphQL points spent, as each answer's rateLimit.cost reports them
+        self._thread_points = threading.local()  # the same, by the calling thread (one repository's work)
 
     def __repr__(self) -> str:
         return f"InstallationClient(installation={self.installation!r})"
@@ -532,6 +533,11 @@ class InstallationClient(_RestSession):
     def graphql_points(self) -> int:
         """GraphQL points spent, as each answer's ``rateLimit { cost }`` reported them."""
         return self._graphql_points.value
+
+    @property
+    def graphql_points_this_thread(self) -> int:
+        """Those spent by the calling thread: exact for one repository while others run beside it."""
+        return getattr(self._thread_points, "value", 0)
 
     @property
     def not_modified(self) -> int:
@@ -675,6 +681,7 @@ class InstallationClient(_RestSession):
         cost = (data.get("rateLimit") or {}).get("cost")
         if isinstance(cost, int):
             self._graphql_points.add(cost)
+            self._thread_points.value = self.graphql_points_this_thread + cost
         return data
 
     def _repo_path(self, full_name: str) -> str:

@@ -58,3 +58,21 @@ def fresh_emulator(tmp_path: Path) -> Iterator[EmulatorProcess]:
     proc = start_emulator(tmp_path / "emulator")
     yield proc
     proc.stop()
+
+
+def timeless_accounts(state: dict) -> dict:
+    """The accounts without issue and discussion timestamps, which follow the (wall-clock based) emulator
+    clock."""
+    def drop(item: dict) -> None:
+        item.pop("created_at", None)
+        item.pop("updated_at", None)
+        for child in (*item.get("comments", ()), *item.get("replies", ())):
+            drop(child)
+
+    for account in state["accounts"].values():
+        for repo in account["repositories"].values():
+            for issue in repo["issues"].values():
+                issue.pop("updated_at")
+            for discussion in repo.get("discussions", {}).values():
+                drop(discussion)
+    return state["accounts"]

@@ -16,7 +16,8 @@ def test_counts_charge_the_rate_limit_as_github_does_and_reset_to_zero(fresh_emu
     zeroed = fresh_emulator.control("POST", "stats/reset")
     assert zeroed["rest"] >= 1  # the token request above
     assert fresh_emulator.control("GET", "stats") == {
-        "rest": 0, "rest_rate_limited": 0, "rest_not_modified": 0, "git": 0, "download": 0, "lfs": 0, "lfs_batch": 0,
+        "rest": 0, "rest_rate_limited": 0, "rest_not_modified": 0, "git": 0, "download": 0, "graphql": 0,
+        "graphql_points": 0, "lfs": 0, "lfs_batch": 0,
     }
     headers = {"Authorization": f"token {token}"}
     url = f"{fresh_emulator.api_url}/repos/acme-corp/widgets"

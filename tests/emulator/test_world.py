@@ -10,29 +10,11 @@ import requests
 
 from github_emulator.process import EmulatorProcess
 from tests.emulator.conftest import mint_token
-from tests.fixtures_emulator import start_emulator
+from tests.fixtures_emulator import start_emulator, timeless_accounts
 
 
 def _repos(state: dict, account: str = "acme-corp") -> dict:
     return state["accounts"][account]["repositories"]
-
-
-def _timeless(state: dict) -> dict:
-    """The accounts without issue and discussion timestamps, which follow the (wall-clock based) emulator
-    clock."""
-    def drop(item: dict) -> None:
-        item.pop("created_at", None)
-        item.pop("updated_at", None)
-        for child in (*item.get("comments", ()), *item.get("replies", ())):
-            drop(child)
-
-    for account in state["accounts"].values():
-        for repo in account["repositories"].values():
-            for issue in repo["issues"].values():
-                issue.pop("updated_at")
-            for discussion in repo.get("discussions", {}).values():
-                drop(discussion)
-    return state["accounts"]
 
 
 def test_advance_produces_a_days_worth_of_activity(fresh_emulator: EmulatorProcess) -> None:
@@ -125,7 +107,7 @@ def test_same_seed_builds_the_same_world(fresh_emulator: EmulatorProcess, tmp_pa
         assert twin.state()["accounts"] == fresh_emulator.state()["accounts"]
         fresh_emulator.control("POST", "advance", {"days": 1})
         twin.control("POST", "advance", {"days": 1})
-        assert _timeless(twin.state()) == _timeless(fresh_emulator.state())
+        assert timeless_accounts(twin.state()) == timeless_accounts(fresh_emulator.state())
     finally:
         twin.stop()
 

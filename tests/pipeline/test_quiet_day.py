@@ -36,9 +36,11 @@ def test_a_quiet_day_searches_once_and_reads_no_issue_list_per_repository(backhu
     assert set(_reads(backhub).values()) == {"skipped"}
     body = backhub.store().read_manifest(CUSTOMER, backhub.today(), "issues").body
     assert body["searched"] is True
-    # One search for the installation, then per repository only the two comment probes, both free 304s.
+    # One search for the installation, then per repository only the two comment probes, both free 304s,
+    # and one GraphQL query per repository that has discussions (none for those that have them off).
+    discussing = sum(1 for entry in body["repositories"].values() if "reason" not in entry.get("discussions", {}))
     issues = day2.assets["issues"]
-    assert issues["api_requests"] == 1 + 2 * repositories
+    assert issues["api_requests"] == 1 + 2 * repositories + discussing
     assert issues["not_modified"] == 2 * repositories
     # The assets share one token: no asset but the inventory lists installations or mints.
     assert day2.assets["repositories"]["api_requests"] == 0 and day2.assets["wikis"]["api_requests"] == 0
