@@ -49,10 +49,10 @@ from pathlib import Path
 
 import yaml
 
+from bench.readme import write_section
 from github_emulator.process import start_emulator
 
 ROOT = Path(__file__).resolve().parents[1]
-README = ROOT / "bench" / "README.md"
 START, END = "<!-- crash-bench:start -->", "<!-- crash-bench:end -->"
 BIN = Path(sys.executable).parent
 ASSETS = {"inventory", "repositories", "issues", "wikis"}
@@ -515,12 +515,7 @@ def write_readme(bench: Bench, summary: dict, args: argparse.Namespace) -> None:
         *rows,
         END,
     ])
-    text = README.read_text() if README.exists() else "# Benchmarks\n"
-    if START in text:
-        text = text[: text.index(START)] + section + text[text.index(END) + len(END):]
-    else:
-        text = text.rstrip() + "\n\n" + section + "\n"
-    README.write_text(text)
+    write_section(START, END, section)
 
 
 if __name__ == "__main__":

@@ -42,8 +42,9 @@ from pathlib import Path
 
 import requests
 
+from bench.readme import write_section
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
-README = REPO_ROOT / "bench" / "README.md"
 START, END = "<!-- customers-bench:start -->", "<!-- customers-bench:end -->"
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
 RUN_BATCH = 500  # (customer, date) runs per insert
@@ -400,7 +401,6 @@ def _table(runs: list[dict]) -> str:
 
 
 def write_readme(runs: list[dict], notes: str) -> None:
-    text = README.read_text()
     section = "\n".join([
         START, "## Many customers on one instance (`python -m bench.customers_bench`)", "",
         f"Measured {dt.date.today()} on {os.cpu_count()} cores ({platform.machine()}), {platform.system()} "
@@ -408,11 +408,7 @@ def write_readme(runs: list[dict], notes: str) -> None:
         f"{runs[0]['days']} days of history ({runs[0]['history_dates']}).", "",
         _table(runs), "", notes.strip(), END,
     ])  # fmt: skip
-    if START in text:
-        text = text[: text.index(START)] + section + text[text.index(END) + len(END) :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    README.write_text(text)
+    write_section(START, END, section)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,7 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
-README = Path(__file__).resolve().parent / "README.md"
+from bench.readme import write_section
+
 START, END = "<!-- snapshot-bench:start -->", "<!-- snapshot-bench:end -->"
 
 
@@ -77,12 +78,7 @@ def main() -> None:
         *table,
         END,
     ])
-    text = README.read_text() if README.exists() else "# Benchmarks\n"
-    if START in text:
-        text = text[: text.index(START)] + section + text[text.index(END) + len(END):]
-    else:
-        text = text.rstrip() + "\n\n" + section + "\n"
-    README.write_text(text)
+    write_section(START, END, section)
 
 
 if __name__ == "__main__":
