@@ -15,7 +15,13 @@ import dagster as dg
 
 from assets.partitions import snapshot_partitions
 from resources.audit import AuditLog
-from resources.errors import GitCommandError, GitHubError, InvalidNameError, PermanentError
+from resources.errors import (
+    GitCommandError,
+    GitHubError,
+    InvalidNameError,
+    PermanentError,
+    RemoteCorruptError,
+)
 
 # Transient faults (GitHub 5xx after the client's own retries, the store briefly unavailable) are
 # retried by Dagster as a whole step: blobs are content-addressed and the manifest is written last,
@@ -53,12 +59,20 @@ def backup_step(context: dg.AssetExecutionContext, asset: str, audit: AuditLog) 
         raise
 
 
+# GitHub's answers that refuse one repository for good (forbidden to the App, conflict, unprocessable,
+# unavailable for legal reasons). Anything else GitHub sends (no status: a malformed or partial answer;
+# 401: our credentials) is not about the repository: the step fails and its retry reads it again.
+_REFUSALS = frozenset({403, 409, 422, 451})
+
+
 def repository_failure(exc: BaseException) -> str | None:
     """What to record for one repository whose capture failed for good, so the others are still committed:
-    GitHub refusing that repository (403, 422, a corrupt remote), git failing on its data, a ref name we
-    refuse. None for anything else (transient faults, refused credentials, the store): the step fails.
-    The completeness check (``covers_inventory``) then fails naming the repository, and alerts fire."""
-    if isinstance(exc, GitHubError) and exc.status != 401 or isinstance(exc, GitCommandError | InvalidNameError):
+    GitHub refusing that repository (see ``_REFUSALS``), its remote corrupt, git failing on its data, a
+    ref name we refuse. None for anything else (transient faults, malformed answers, refused credentials,
+    the store): the step fails. The completeness check (``covers_inventory``) then fails naming the
+    repository, and alerts fire."""
+    refused = isinstance(exc, GitHubError) and (exc.status in _REFUSALS or isinstance(exc, RemoteCorruptError))
+    if refused or isinstance(exc, GitCommandError | InvalidNameError):
         return f"{type(exc).__name__}: {exc}"[:1000]
     return None
 
