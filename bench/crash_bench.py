@@ -39,7 +39,6 @@ import json
 import os
 import platform
 import random
-import signal
 import subprocess
 import sys
 import tempfile
@@ -51,6 +50,7 @@ import yaml
 
 from bench.readme import write_section
 from github_emulator.process import start_emulator
+from tests.processes import kill_tree as tests_kill_tree
 
 ROOT = Path(__file__).resolve().parents[1]
 START, END = "<!-- crash-bench:start -->", "<!-- crash-bench:end -->"
@@ -69,32 +69,8 @@ mutation Launch($params: LaunchBackfillParams!) {
 """
 
 
-def descendants(pid: int) -> list[int]:
-    """Every process below ``pid``, from /proc: the daemon's code server and its run workers, git."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        children.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry.name))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
 def kill_tree(process: subprocess.Popen) -> None:
-    for pid in [*descendants(process.pid), process.pid]:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait(timeout=60)
+    tests_kill_tree(process, group=True, timeout=60)
 
 
 class Bench:

@@ -21,18 +21,11 @@ from assets.catalog import ASSETS, CHECKS
 from assets.partitions import BACKUP_ASSETS, CUSTOMER_TAG
 from resources.clock import Clock
 from resources.snapshot_store import SnapshotStoreResource
+from tests.processes import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(480)]
 
 WORKERS = ("alpha", "beta")
-
-
-def _wait_for(predicate, timeout: float, what: str, cluster) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what} within {timeout}s\n{cluster.tail_logs()}")
-        time.sleep(0.5)
 
 
 def test_a_backfill_spreads_over_celery_workers_and_survives_a_daemon_restart(cluster) -> None:
@@ -58,8 +51,8 @@ def test_a_backfill_spreads_over_celery_workers_and_survives_a_daemon_restart(cl
         return instance.get_run_records(RunsFilter(tags={"dagster/backfill": backfill_id}))
 
     # Kill the daemon (SIGKILL: a crash, not a polite stop) once a run is under way and others wait.
-    _wait_for(lambda: any(r.dagster_run.status == DagsterRunStatus.STARTED for r in backfill_runs()),
-              180, "no backfill run started", cluster)
+    wait_for(lambda: any(r.dagster_run.status == DagsterRunStatus.STARTED for r in backfill_runs()),
+              180, "no backfill run started", cluster.tail_logs)
     cluster.processes["daemon-1"].stop(signal.SIGKILL)
     restarted_at = time.time()
     time.sleep(3)

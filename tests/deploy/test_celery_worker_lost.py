@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from pathlib import Path
 
 import pytest
@@ -24,21 +23,11 @@ from dagster import AssetKey, DagsterEventType, DagsterRunStatus, RunsFilter
 
 from resources.clock import Clock
 from resources.snapshot_store import SnapshotStoreResource
+from tests.processes import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 WORKERS = ("alpha", "beta")
-
-
-def _wait_for(predicate, timeout: float, what: str, cluster):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what} within {timeout}s\n{cluster.tail_logs()}")
-        time.sleep(0.5)
 
 
 def _celery_workers(instance, run_id: str) -> list[str]:
@@ -83,12 +72,12 @@ def test_a_step_whose_celery_worker_is_killed_completes_on_another_worker(cluste
     # Every GitHub answer comes 1.5 s late, so the step is still running when its worker is killed.
     cluster.emulator.control("POST", "faults", json={"rate": 1.0, "kinds": ["slow"]})
     backfill_id = cluster.launch_backfill([partition])
-    run = _wait_for(lambda: next(iter(instance.get_runs(RunsFilter(tags={"dagster/backfill": backfill_id}))), None),
-                    180, "no run created", cluster)
-    first = _wait_for(lambda: _celery_workers(instance, run.run_id), 240, "no worker took the step", cluster)[0]
+    run = wait_for(lambda: next(iter(instance.get_runs(RunsFilter(tags={"dagster/backfill": backfill_id}))), None),
+                    180, "no run created", cluster.tail_logs)
+    first = wait_for(lambda: _celery_workers(instance, run.run_id), 240, "no worker took the step", cluster.tail_logs)[0]
     # Mid-step: the first asset is committed, the others are not yet.
-    _wait_for(lambda: instance.all_logs(run.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION), 240,
-              "the step materialized nothing", cluster)
+    wait_for(lambda: instance.all_logs(run.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION), 240,
+              "the step materialized nothing", cluster.tail_logs)
     assert instance.get_run_by_id(run.run_id).status == DagsterRunStatus.STARTED
     worker = cluster.processes[f"worker-{first}"]
     if lost == "worker":
@@ -100,9 +89,9 @@ def test_a_step_whose_celery_worker_is_killed_completes_on_another_worker(cluste
             os.kill(pid, signal.SIGKILL)
     cluster.emulator.control("POST", "faults", json={"rate": 0.0})
 
-    finished = _wait_for(
+    finished = wait_for(
         lambda: (r := instance.get_run_by_id(run.run_id)).is_finished and r, 300,
-        f"run {run.run_id} did not finish after worker {first} was killed", cluster)
+        f"run {run.run_id} did not finish after worker {first} was killed", cluster.tail_logs)
     survivor = next(name for name in WORKERS if name != first)
 
     # The run succeeded, and its step ran a second time: on the surviving worker when the first is gone.

@@ -13,10 +13,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -28,6 +26,7 @@ from dagster import DagsterEventType, DagsterRunStatus, RunsFilter
 from resources.clock import Clock
 from tests.deploy.cluster import LAUNCH_BACKFILL
 from tests.installation import REPO_ROOT, installation_environment
+from tests.processes import kill_tree, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -38,33 +37,8 @@ WORKSPACE = REPO_ROOT / "workspace.yaml"
 TEST_MAX_RUNTIME_SECONDS = 30
 
 
-def _descendants(pid: int) -> list[int]:
-    """Every process below ``pid``, from /proc (the code server and run workers the daemon started)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        parent = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(parent, []).append(int(entry.name))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
-def _kill_tree(process: subprocess.Popen[bytes]) -> None:
-    for pid in [*_descendants(process.pid), process.pid]:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    process.wait(timeout=30)
+def daemon_logs(daemon: Daemon):
+    return lambda: f"--- daemon ---\n{daemon.tail()}"
 
 
 class Daemon:
@@ -80,7 +54,7 @@ class Daemon:
 
     def kill(self) -> None:
         if self.process is not None:
-            _kill_tree(self.process)
+            kill_tree(self.process)
             self.process = None
 
     def tail(self) -> str:
@@ -91,17 +65,6 @@ def _run(env: dict[str, str], *args: str) -> str:
     result = subprocess.run(args, capture_output=True, text=True, env=env, cwd=REPO_ROOT, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout
-
-
-def _wait_for(predicate, timeout: float, what: str, daemon: Daemon):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout}s\n--- daemon ---\n{daemon.tail()}")
-        time.sleep(1)
 
 
 def test_a_run_killed_mid_way_is_failed_by_monitoring_and_the_customers_next_run_proceeds(
@@ -149,7 +112,7 @@ def test_a_run_killed_mid_way_is_failed_by_monitoring_and_the_customers_next_run
             queued = [run for run in current if run.status == DagsterRunStatus.QUEUED]
             return (started[0], queued[0]) if len(current) == 2 and started and queued else None
 
-        killed, waiting = _wait_for(one_started_one_queued, 400, "one run started, the other queued", daemon)
+        killed, waiting = wait_for(one_started_one_queued, 400, "one run started, the other queued", daemon_logs(daemon))
 
         daemon.kill()  # the daemon, its code server and the run's worker: nobody reports the run's end
         fresh_emulator.control("POST", "faults", json={"rate": 0.0})
@@ -157,14 +120,14 @@ def test_a_run_killed_mid_way_is_failed_by_monitoring_and_the_customers_next_run
         instance.add_run_tags(killed.run_id, {"dagster/max_runtime": str(TEST_MAX_RUNTIME_SECONDS)})
 
         daemon.start()
-        _wait_for(lambda: instance.get_run_by_id(killed.run_id).is_finished, TEST_MAX_RUNTIME_SECONDS + 300,
-                  "the killed run marked finished by monitoring", daemon)
+        wait_for(lambda: instance.get_run_by_id(killed.run_id).is_finished, TEST_MAX_RUNTIME_SECONDS + 300,
+                  "the killed run marked finished by monitoring", daemon_logs(daemon))
         assert instance.get_run_by_id(killed.run_id).status == DagsterRunStatus.FAILURE
         # The customer's slot is free again: its queued run is launched (a whole run takes minutes more).
-        _wait_for(lambda: instance.get_run_by_id(waiting.run_id).status != DagsterRunStatus.QUEUED, 300,
-                  "the customer's queued run launched", daemon)
-        _wait_for(lambda: instance.all_logs(waiting.run_id, of_type=DagsterEventType.RUN_START), 300,
-                  "the customer's queued run started", daemon)
+        wait_for(lambda: instance.get_run_by_id(waiting.run_id).status != DagsterRunStatus.QUEUED, 300,
+                  "the customer's queued run launched", daemon_logs(daemon))
+        wait_for(lambda: instance.all_logs(waiting.run_id, of_type=DagsterEventType.RUN_START), 300,
+                  "the customer's queued run started", daemon_logs(daemon))
         assert instance.get_run_by_id(waiting.run_id).status in (DagsterRunStatus.STARTED, DagsterRunStatus.SUCCESS)
         reasons = [event.message or "" for event in instance.all_logs(killed.run_id)
                    if event.dagster_event and event.dagster_event.event_type in

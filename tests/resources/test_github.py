@@ -236,16 +236,19 @@ def test_expired_token_is_refreshed_transparently(fresh_emulator: EmulatorProces
     assert client.requests_made - before == 3  # refused, minted, retried
 
 
+def _window_resets(emulator: EmulatorProcess, waits: list[float]):
+    """A sleep that records its wait and "resets" the rate-limit window instead of an hour passing."""
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        emulator.control("POST", "rate_limit", {"limit": 5000, "remaining": 5000})
+    return sleep
+
+
 def test_exhausted_rate_limit_mid_run_waits_for_the_reset_and_continues(
     fresh_emulator: EmulatorProcess, caplog: pytest.LogCaptureFixture
 ) -> None:
     waits: list[float] = []
-
-    def sleep(seconds: float) -> None:  # the window "resets" instead of an hour passing
-        waits.append(seconds)
-        fresh_emulator.control("POST", "rate_limit", {"limit": 5000, "remaining": 5000})
-
-    client = make_app(fresh_emulator, sleep=sleep).installation_for(ORG)
+    client = make_app(fresh_emulator, sleep=_window_resets(fresh_emulator, waits)).installation_for(ORG)
     truth = repo_state(fresh_emulator, ORG)["widgets"]["issues"]
     client.token()
     fresh_emulator.control("POST", "rate_limit", {"limit": 5000, "remaining": 3})
@@ -520,12 +523,7 @@ def test_threads_of_one_client_wait_out_an_exhausted_rate_limit_and_all_finish(
     from concurrent.futures import ThreadPoolExecutor
 
     waits: list[float] = []
-
-    def sleep(seconds: float) -> None:  # the window "resets" instead of an hour passing
-        waits.append(seconds)
-        fresh_emulator.control("POST", "rate_limit", {"limit": 5000, "remaining": 5000})
-
-    client = make_app(fresh_emulator, sleep=sleep).installation_for(ORG)
+    client = make_app(fresh_emulator, sleep=_window_resets(fresh_emulator, waits)).installation_for(ORG)
     names = sorted(repo["full_name"] for repo in client.repositories())
     fresh_emulator.control("POST", "rate_limit", {"limit": 5000, "remaining": 2})
 
