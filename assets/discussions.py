@@ -86,7 +86,7 @@ query DiscussionReplies($id: ID!, $after: String) {{
 """
 
 QUERIES = {"discussions": DISCUSSIONS_QUERY, "comments": MORE_COMMENTS_QUERY, "replies": MORE_REPLIES_QUERY}
-COUNT_KEYS = ("discussions", "comments", "replies")
+DISCUSSION_COUNT_KEYS = ("discussions", "comments", "replies")
 
 
 def _parse(value: str) -> dt.datetime:
@@ -173,7 +173,7 @@ def snapshot_discussions(client: InstallationClient, capture: Capture, policy: B
         records.update((number, updated[number]) for number in numbers)
         ref = capture.put(encode_chunk(records))
         chunks[chunk_id] = IssueChunk(blob=ref.id, size=ref.size, counts=counts_of(records))
-    totals = {key: sum(info.counts.get(key, 0) for info in chunks.values()) for key in COUNT_KEYS}
+    totals = {key: sum(info.counts.get(key, 0) for info in chunks.values()) for key in DISCUSSION_COUNT_KEYS}
     return DiscussionsPart(
         chunks=dict(sorted(chunks.items(), key=lambda item: int(item[0]))), counts=totals, watermark=started,
         full_read_at=previous.full_read_at if incremental else started, read="incremental" if incremental else "full",

@@ -30,6 +30,10 @@ class AssetBudget:
         self.skipped = 0
         self._lock = threading.Lock()  # repositories are captured in parallel
 
+    def refund(self, size: int) -> None:
+        with self._lock:
+            self.used -= size
+
     def take(self, size: int) -> bool:
         with self._lock:
             if self.used + size > self.max_bytes:
@@ -58,6 +62,8 @@ def capture_release_assets(capture: Capture, client: InstallationClient, full_na
                 kept = {"blob": capture.reuse(known.blob, asset.size)}
             else:
                 kept = _download(capture, client, full_name, asset.id, asset.size)
+                if "blob" not in kept:
+                    budget.refund(asset.size)  # not kept: it takes none of the cap
             entries.append(dataclasses.replace(asset, **kept))
     return tuple(entries)
 

@@ -3,7 +3,8 @@
 Each is made in the system's temporary folder (``TMPDIR``) as ``backhub-<kind>-<pid>-<random>``, mode
 0700 (``tempfile.mkdtemp``), and removed when the work ends. A process killed mid-way (SIGKILL, the OOM
 killer, a power cut) cannot remove its own, and what it leaves is customer plaintext: so making a
-scratch folder first removes every ``backhub-<kind>-<pid>-*`` folder whose process no longer runs. A folder whose pid runs (this process, or one whose pid was reused) is left alone; one of
+process's first scratch folder removes every ``backhub-<kind>-<pid>-*`` folder whose process no longer
+runs (once per process: a run makes many, and listing TMPDIR for each would be work on a hot path). A folder whose pid runs (this process, or one whose pid was reused) is left alone; one of
 another user cannot be removed and is skipped. A ``TMPDIR`` shared by machines or pid namespaces would
 need its own cleanup: give each its own.
 """
@@ -62,10 +63,17 @@ def sweep_abandoned(parent: os.PathLike[str] | str | None = None) -> list[str]:
     return removed
 
 
+_swept = False  # whether this process has swept TMPDIR already
+
+
 @contextlib.contextmanager
 def scratch_dir(kind: str) -> Iterator[Path]:
-    """A private folder for the duration of the ``with`` block, removed after it (also on error)."""
-    sweep_abandoned()
+    """A private folder for the duration of the ``with`` block, removed after it (also on error). The
+    first one in a process sweeps up what killed processes left; later ones do not list TMPDIR again."""
+    global _swept
+    if not _swept:
+        _swept = True
+        sweep_abandoned()
     path = Path(tempfile.mkdtemp(prefix=f"backhub-{kind}-{os.getpid()}-"))
     try:
         yield path

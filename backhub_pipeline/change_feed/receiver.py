@@ -77,9 +77,15 @@ def create_app(change_log: ChangeLog, secret: str, *, path: str = "/", now: Call
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
             return JSONResponse({"error": "payload too large"}, 413)
-        body = await request.body()
-        if len(body) > MAX_BODY_BYTES:
-            return JSONResponse({"error": "payload too large"}, 413)
+        # Read as it streams, refusing past the limit: a body without Content-Length (chunked) must
+        # not be held whole before the signature is even checked.
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                return JSONResponse({"error": "payload too large"}, 413)
+            chunks.append(chunk)
+        body = b"".join(chunks)
         if not signature_matches(key, body, request.headers.get("x-hub-signature-256")):
             log.warning("refused a delivery: missing or wrong X-Hub-Signature-256")
             return JSONResponse({"error": "signature does not match"}, 401)

@@ -28,8 +28,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from backhub_pipeline import wiring
     from backhub_pipeline.restore.contents import snapshot_contents
-    from backhub_pipeline.restore.snapshot import require_snapshots
+    from backhub_pipeline.restore.snapshot import BACKUP_ASSETS, require_snapshots
     from backhub_pipeline.settings import Settings
+    from resources.errors import SnapshotNotFoundError
 
     customer = names.customer(args.customer.lower())
     date = names.date(args.date) if args.date else None
@@ -37,7 +38,13 @@ def run(args: argparse.Namespace) -> int:
         names.full_name(args.repo)
     store = wiring.clients(Settings.from_env(), read_only=True).store
     listing = require_snapshots(store, customer, [date] if date else None)  # a typo is exit 2, naming what exists
-    contents = snapshot_contents(store, customer, date or max(listing), repo=args.repo)
+    if date is None:  # the latest complete snapshot: a day whose backup failed part-way is not one
+        complete = [day for day, assets in listing.items() if set(BACKUP_ASSETS) <= set(assets)]
+        if not complete:
+            raise SnapshotNotFoundError(f"no complete snapshot of {customer} (dates: {', '.join(sorted(listing))}; "
+                                        "name one with --date to see what it holds)")
+        date = max(complete)
+    contents = snapshot_contents(store, customer, date, repo=args.repo)
     if args.json:
         json.dump(contents.as_dict(), sys.stdout, indent=2)
         print()

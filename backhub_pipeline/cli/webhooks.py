@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -33,10 +34,14 @@ def run(args: argparse.Namespace) -> int:
     from backhub_pipeline.settings import Settings
     from resources.errors import ConfigurationError
 
-    settings = Settings.from_env()
-    secret = settings.require_webhook_secret()
     if not args.path.startswith("/"):
         raise ConfigurationError(f"--path must start with /, got {args.path!r}")
+    settings = Settings.from_env()
+    secret = settings.require_webhook_secret()
+    log_dir = Path(settings.change_log_path).parent
+    if not log_dir.is_dir():  # never made here: a typo in DAGSTER_HOME must not become a new folder
+        raise ConfigurationError(f"no folder {log_dir} for the change log: set DAGSTER_HOME to the installation's "
+                                 "home, or BACKHUB_CHANGE_LOG_PATH to a file in an existing folder")
     clock = wiring.clock(settings)
     change_log = ChangeLog(settings.change_log_path)
 

@@ -54,6 +54,7 @@ def environment(home: Path, **extra: str) -> dict[str, str]:
 @pytest.fixture
 def receiver(tmp_path: Path) -> Iterator[Receiver]:
     home = tmp_path / "home"
+    home.mkdir()  # an installation's home exists; serve creates no folder
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "backhub_pipeline.cli", "webhooks", "serve", "--port", str(port), "--path", "/github"],
@@ -117,6 +118,28 @@ def test_serve_without_a_secret_exits_2_naming_the_variable(tmp_path: Path) -> N
     assert done.returncode == 2
     assert done.stderr.strip().count("\n") == 0 and "BACKHUB_WEBHOOK_SECRET" in done.stderr
     assert not (tmp_path / "home" / "change-log.sqlite").exists()
+
+
+def test_serve_with_a_mistyped_home_exits_2_and_creates_nothing(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "backhub_pipeline.cli", "webhooks", "serve", "--port", str(free_port())],
+                          env=environment(tmp_path / "no-such-home", BACKHUB_WEBHOOK_SECRET=SECRET), cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().count("\n") == 0 and "DAGSTER_HOME" in done.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_body_past_the_limit_is_refused_even_without_content_length(receiver: Receiver) -> None:
+    from backhub_pipeline.change_feed.receiver import MAX_BODY_BYTES
+
+    def chunks():  # a chunked upload: no Content-Length to check up front
+        for _ in range(MAX_BODY_BYTES // 65536 + 2):
+            yield b"x" * 65536
+
+    response = requests.post(receiver.url, data=chunks(), headers={"X-GitHub-Event": "push",
+                                                                   "X-GitHub-Delivery": "big"}, timeout=60)
+    assert response.status_code == 413
+    assert "content-length" not in {k.lower() for k in response.request.headers}
 
 
 def test_a_day_of_emulated_activity_leaves_a_record_for_every_repository_that_changed(tmp_path: Path, receiver: Receiver) -> None:

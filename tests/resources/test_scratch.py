@@ -29,6 +29,7 @@ def _holder(tmp: Path) -> tuple[subprocess.Popen[str], Path]:
 
 
 def test_a_killed_process_scratch_folder_is_removed_by_the_next_scratch_folder(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr("resources.scratch._swept", False)  # as in a new process: it sweeps once
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     monkeypatch.setattr("tempfile.tempdir", None)  # re-read TMPDIR
     killed, abandoned = _holder(tmp_path)
@@ -44,6 +45,11 @@ def test_a_killed_process_scratch_folder_is_removed_by_the_next_scratch_folder(t
             assert (in_use / "plaintext.bundle").exists()  # a running process's folder is left alone
             assert mine.parent == tmp_path
         assert not mine.exists()
+        killed_again, left = _holder(tmp_path)
+        killed_again.send_signal(signal.SIGKILL)
+        killed_again.wait(timeout=30)
+        with scratch_dir("verify"):  # later folders of the same process do not list TMPDIR again
+            assert left.exists()
     finally:
         alive.kill()
         alive.wait(timeout=30)
